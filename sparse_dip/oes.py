@@ -1,0 +1,141 @@
+"""Optimal Eye Surgeon: learn which weights of a *random* generator to keep.
+
+Ghosh, Nakhleh, Mei, Ravishankar, Ghosh and Ravishankar, *Optimal Eye Surgeon: Finding
+Image Priors through Sparse Generators at Initialization*, ICML 2024.
+
+Every maskable weight ``w`` gets a logit ``l``; its relaxed Bernoulli (binary-concrete,
+Gumbel-sigmoid) mask is ``m = sigmoid((l + log u - log(1 - u)) / tau)`` with ``u ~ U(0, 1)``.
+The generator runs with ``w * m`` while the weights stay frozen at their initial values, and
+Adam minimises, over the logits only,
+
+    MSE(G(z; w * m), y) + kl * sum_i KL(Bernoulli(sigmoid(l_i)) || Bernoulli(rho))
+
+with ``rho`` the kept fraction. The hard mask is the global top-k of the logits at exactly the
+requested density (:func:`sparse_dip.pruning.mask.top_k`).
+
+Differences from the reference code (``Avra98/Optimal-Eye-Surgeon``): the relaxation is one
+vectorised operation over a flat logit vector and the masked weights enter through
+``torch.func.functional_call`` (the reference deep-copies the model every step and loops over
+tensors); only convolution weights are masked by default (the reference masks every
+parameter, ``include="all"`` does too); ties in the top-k go to the lower index (the reference
+breaks them at random); and the defaults take far fewer, larger steps (Adam lr 0.1 for a few
+hundred steps rather than lr 0.01 for 60,000), measured in ``BENCHMARKS.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from sparse_dip.generators.hourglass import crop
+from sparse_dip.pruning.mask import Mask, maskable_names, top_k
+from sparse_dip.runtime import Precision, autocast
+
+
+@dataclass(frozen=True)
+class OESConfig:
+    """Settings of the mask search. ``kl`` multiplies the *summed* KL, as in the paper."""
+
+    steps: int = 600
+    lr: float = 0.1
+    temperature: float = 0.2
+    kl: float = 1e-9
+    include: Literal["weights", "all"] = "weights"
+    precision: Precision = "bf16"
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"mask steps must be positive, got {self.steps}")
+        if self.temperature <= 0 or self.lr <= 0 or self.kl < 0:
+            raise ValueError("temperature and lr must be positive and kl non-negative")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class OESResult:
+    """The hard mask, the final logits per parameter, and the loss every ``log_every`` steps."""
+
+    mask: Mask
+    logits: dict[str, torch.Tensor]
+    loss_history: list[tuple[int, float]]
+
+
+def bernoulli_kl(p: torch.Tensor, rho: float, eps: float = 1e-7) -> torch.Tensor:
+    """``KL(Bernoulli(p) || Bernoulli(rho))`` element-wise."""
+    p = p.clamp(eps, 1 - eps)
+    return p * torch.log(p / rho) + (1 - p) * torch.log((1 - p) / (1 - rho))
+
+
+def concrete_sample(logits: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
+    """A binary-concrete (Gumbel-sigmoid) relaxation of Bernoulli(sigmoid(logits)), in (0, 1)."""
+    u = torch.rand(logits.shape, generator=generator, device=logits.device).clamp_(1e-6, 1 - 1e-6)
+    return torch.sigmoid((logits + torch.log(u) - torch.log1p(-u)) / temperature)
+
+
+def learn_mask(
+    model: nn.Module,
+    z: torch.Tensor,
+    target: torch.Tensor,
+    density: float,
+    config: OESConfig = OESConfig(),
+    generator: torch.Generator | None = None,
+    callback: Callable[[int, float], None] | None = None,
+    log_every: int = 50,
+) -> OESResult:
+    """Learn a mask keeping ``density`` of ``model``'s maskable weights, to fit ``target``.
+
+    ``model`` maps ``z`` to an image at least as large as ``target`` (``[1, C, H, W]`` in
+    ``[0, 1]``); its central crop is compared with ``target``. The model's parameters are not
+    changed (BatchNorm running statistics are, as in training mode). ``callback(step, loss)``
+    is called every ``log_every`` steps, the only times the loss is read on the host.
+    """
+    if not 0.0 < density <= 1.0:
+        raise ValueError(f"density must be in (0, 1], got {density}")
+    names = maskable_names(model, config.include)
+    params = dict(model.named_parameters())
+    frozen = {n: params[n].detach() for n in names}
+    sizes = [frozen[n].numel() for n in names]
+    logits = torch.zeros(sum(sizes), device=z.device, requires_grad=True)
+    optimizer = torch.optim.Adam([logits], lr=config.lr)
+    generator = generator or torch.Generator(device=z.device).manual_seed(0)
+    height, width = target.shape[-2:]
+    device = z.device
+    losses: list[tuple[int, torch.Tensor]] = []
+
+    requires_grad = {n: p.requires_grad for n, p in params.items()}
+    for p in params.values():
+        p.requires_grad_(False)
+    try:
+        for step in range(1, config.steps + 1):
+            soft = concrete_sample(logits, config.temperature, generator)
+            masked = {
+                n: frozen[n] * s.view_as(frozen[n]) for n, s in zip(names, soft.split(sizes))
+            }
+            with autocast(device, config.precision):
+                output = functional_call(model, masked, (z,))
+            fit = torch.mean((crop(output.float(), height, width) - target) ** 2)
+            loss = fit + config.kl * bernoulli_kl(torch.sigmoid(logits), density).sum()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if step % log_every == 0 or step == config.steps:
+                losses.append((step, fit.detach()))
+                if callback is not None:
+                    callback(step, float(fit))
+    finally:
+        for n, p in params.items():
+            p.requires_grad_(requires_grad[n])
+
+    final = {n: l.detach().view_as(frozen[n]) for n, l in zip(names, logits.split(sizes))}
+    return OESResult(
+        mask=top_k(final, density, scope="global"),
+        logits=final,
+        loss_history=[(s, float(v)) for s, v in losses],
+    )

@@ -1,0 +1,180 @@
+"""Sparse-DIP denoising end to end: build the generator, learn an OES mask, fit the kept weights.
+
+This is the Python API behind ``sparse-dip denoise``; notebooks call :func:`denoise` directly.
+``sparsity=0`` is dense DIP (no mask is learned).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from sparse_dip import metrics
+from sparse_dip.errors import InputError
+from sparse_dip.generators.hourglass import Hourglass, HourglassConfig, input_noise, levels_for, padded_size
+from sparse_dip.images import to_array, to_tensor
+from sparse_dip.oes import OESConfig, learn_mask
+from sparse_dip.pruning.mask import Mask
+from sparse_dip.pruning.parametrize import apply_mask
+from sparse_dip.restoration.fit import Callback, FitConfig, FitResult, fit
+from sparse_dip.runtime import resolve_device, seeded_init, stream, versions
+
+
+@dataclass(frozen=True)
+class DenoiseConfig:
+    """Everything that defines a run besides the image. Defaults: see ``BENCHMARKS.md``.
+
+    ``sparsity`` is the fraction of maskable weights removed, in ``[0, 1)``. The OES mask is
+    learned on a copy of the image downscaled so that its shorter side is at most
+    ``mask_side`` pixels (0: full size); a mask is over weights, not pixels.
+    """
+
+    sparsity: float = 0.95
+    seed: int = 0
+    generator: HourglassConfig = field(default_factory=HourglassConfig)
+    oes: OESConfig = field(default_factory=OESConfig)
+    fit: FitConfig = field(default_factory=FitConfig)
+    mask_side: int = 256
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.sparsity < 1.0:
+            raise InputError(f"sparsity must be in [0, 1), got {self.sparsity}")
+        if self.mask_side < 0:
+            raise InputError(f"mask_side must be non-negative, got {self.mask_side}")
+
+    def to_dict(self) -> dict:
+        return {
+            "sparsity": self.sparsity,
+            "seed": self.seed,
+            "generator": self.generator.to_dict(),
+            "oes": self.oes.to_dict(),
+            "fit": self.fit.to_dict(),
+            "mask_side": self.mask_side,
+            "device": self.device,
+        }
+
+
+@dataclass
+class DenoiseResult:
+    """The restored image (``H x W x C`` float32 in ``[0, 1]``), the mask (None if dense), the fit, the report."""
+
+    image: np.ndarray
+    mask: Mask | None
+    fit: FitResult
+    report: dict
+
+
+def _downscaled(image: torch.Tensor, side: int) -> torch.Tensor:
+    height, width = image.shape[-2:]
+    if side == 0 or min(height, width) <= side:
+        return image
+    scale = side / min(height, width)
+    size = (max(side, round(height * scale)), max(side, round(width * scale)))
+    return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+
+def denoise(
+    noisy: np.ndarray,
+    config: DenoiseConfig = DenoiseConfig(),
+    clean: np.ndarray | None = None,
+    on_mask_step: Callable[[int, float], None] | None = None,
+    on_fit_step: Callback | None = None,
+) -> DenoiseResult:
+    """Restore ``noisy`` (``H x W x C`` in ``[0, 1]``, C = 1 or 3) with a sparse deep image prior.
+
+    With ``clean`` (same shape), PSNR is tracked during the fit and PSNR/SSIM are reported.
+    ``on_mask_step(step, loss)`` and ``on_fit_step(step, values)`` report progress.
+    """
+    started = time.perf_counter()
+    if noisy.ndim != 3 or noisy.shape[2] not in (1, 3):
+        raise InputError(f"expected an H x W x 1 or H x W x 3 image, got shape {noisy.shape}")
+    if clean is not None and clean.shape != noisy.shape:
+        raise InputError(f"the clean image is {clean.shape}, the noisy one {noisy.shape}")
+    device = resolve_device(config.device)
+    observation = to_tensor(noisy, device)
+    reference = None if clean is None else to_tensor(clean, device)
+    mask_target = _downscaled(observation, config.mask_side) if config.sparsity > 0 else observation
+
+    levels = levels_for(*mask_target.shape[-2:], config.generator.levels)
+    if levels == 0:
+        raise InputError(f"a {noisy.shape[0]}x{noisy.shape[1]} image is too small (at least 6x6 pixels)")
+    generator_config = HourglassConfig(
+        **{**config.generator.to_dict(), "out_channels": noisy.shape[2]}
+    ).with_levels(levels)
+    model = seeded_init(config.seed, lambda: Hourglass(generator_config)).to(device)
+
+    mask = None
+    mask_started = time.perf_counter()
+    if config.sparsity > 0:
+        z_mask = input_noise(
+            generator_config.input_depth, *padded_size(*mask_target.shape[-2:], levels),
+            stream(config.seed, "mask input"),
+        ).to(device)
+        found = learn_mask(
+            model,
+            z_mask,
+            mask_target,
+            1.0 - config.sparsity,
+            config.oes,
+            generator=stream(config.seed, "relaxation", device),
+            callback=on_mask_step,
+        )
+        mask = found.mask
+        apply_mask(model, mask)
+    mask_seconds = time.perf_counter() - mask_started
+
+    fit_started = time.perf_counter()
+    z = input_noise(
+        generator_config.input_depth, *padded_size(*noisy.shape[:2], levels), stream(config.seed, "input")
+    ).to(device)
+    result = fit(
+        model,
+        z,
+        observation,
+        config.fit,
+        clean=reference,
+        generator=stream(config.seed, "perturbation", device),
+        callback=on_fit_step,
+    )
+    fit_seconds = time.perf_counter() - fit_started
+    image = to_array(result.image).clip(0.0, 1.0)
+
+    report = {
+        "sparsity": config.sparsity,
+        "seed": config.seed,
+        "settings": config.to_dict(),
+        "versions": versions(),
+        "device": str(device),
+        "image": {"height": noisy.shape[0], "width": noisy.shape[1], "channels": noisy.shape[2]},
+        "levels": levels,
+        "mask_image_size": list(mask_target.shape[-2:]),
+        "returned": "ema" if config.fit.ema is not None else "last",
+        "density": 1.0 if mask is None else mask.density,
+        "density_per_layer": {} if mask is None else mask.density_per_layer(),
+        "mask_seconds": mask_seconds,
+        "fit_seconds": fit_seconds,
+        "seconds_per_fit_step": fit_seconds / config.fit.steps,
+    }
+    if clean is not None:
+        history = result.history
+        curve = "psnr_ema" if history.psnr_ema else "psnr"
+        best, best_step = history.best(curve)
+        report.update(
+            noisy_psnr=metrics.psnr(noisy, clean),
+            psnr=metrics.psnr(image, clean),
+            ssim=metrics.ssim(image, clean),
+            psnr_last_output=metrics.psnr(to_array(result.last).clip(0, 1), clean),
+            best_psnr=best,
+            best_step=best_step,
+            history=history.to_dict(),
+        )
+    else:
+        report["history"] = result.history.to_dict()
+    report["seconds"] = time.perf_counter() - started
+    return DenoiseResult(image=image, mask=mask, fit=result, report=report)

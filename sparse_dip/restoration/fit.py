@@ -1,0 +1,146 @@
+"""The deep-image-prior fitting loop: one generator, one fixed input, one corrupted image.
+
+The loop knows nothing of pruning: a Sparse-DIP run passes a generator whose mask is already
+enforced (:func:`sparse_dip.pruning.parametrize.apply_mask`), a dense DIP run a plain one.
+
+Which image is returned: with ``ema`` set, the exponential moving average of the outputs
+(DIP's "output averaging"), because averaging removes the step-to-step jitter of a network
+fitted with Adam and is worth about 0.5 dB here (``BENCHMARKS.md``); without it, the output
+of the last step. Neither is an oracle pick: the best step is only *reported* when a clean
+reference is given, never used to choose the output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from sparse_dip.generators.hourglass import crop
+from sparse_dip.metrics import psnr_torch
+from sparse_dip.runtime import Precision, autocast
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Settings of the fitting loop (Adam on MSE to the observation)."""
+
+    steps: int = 1500
+    lr: float = 0.01
+    ema: float | None = 0.99
+    input_noise_std: float = 0.0
+    weight_decay: float = 0.0
+    precision: Precision = "bf16"
+    log_every: int = 50
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"steps must be positive, got {self.steps}")
+        if self.log_every < 1:
+            raise ValueError(f"log_every must be positive, got {self.log_every}")
+        if self.ema is not None and not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"ema must be in [0, 1), got {self.ema}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FitHistory:
+    """Every ``log_every`` steps: the training loss and, with a clean reference, PSNR (dB)."""
+
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    psnr: list[float] = field(default_factory=list)
+    psnr_ema: list[float] = field(default_factory=list)
+
+    def best(self, key: str = "psnr") -> tuple[float, int]:
+        """The highest value of ``key`` and the step it was reached at."""
+        values = getattr(self, key)
+        if not values:
+            raise ValueError(f"no {key} was recorded")
+        i = max(range(len(values)), key=values.__getitem__)
+        return values[i], self.step[i]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FitResult:
+    """``image`` is what the loop returns (the EMA when enabled, else ``last``), ``[1, C, H, W]``."""
+
+    image: torch.Tensor
+    last: torch.Tensor
+    history: FitHistory
+
+
+Callback = Callable[[int, dict[str, float]], None]
+
+
+def fit(
+    model: nn.Module,
+    z: torch.Tensor,
+    observation: torch.Tensor,
+    config: FitConfig = FitConfig(),
+    clean: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    callback: Callback | None = None,
+) -> FitResult:
+    """Fit ``model(z)`` (central crop) to ``observation`` (``[1, C, H, W]`` in ``[0, 1]``).
+
+    Adam on every parameter that requires a gradient; with ``input_noise_std > 0`` the input
+    is perturbed by fresh Gaussian noise each step (DIP's regulariser). Loss and PSNR are kept
+    on the device and read on the host only every ``log_every`` steps, when ``callback(step,
+    values)`` is called.
+    """
+    device = z.device
+    height, width = observation.shape[-2:]
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    generator = generator or torch.Generator(device=device).manual_seed(0)
+    average: torch.Tensor | None = None
+    logged: list[tuple[int, torch.Tensor, torch.Tensor | None, torch.Tensor | None]] = []
+    history = FitHistory()
+    model.train()
+
+    for step in range(1, config.steps + 1):
+        inputs = z
+        if config.input_noise_std > 0:
+            inputs = z + config.input_noise_std * torch.randn(
+                z.shape, generator=generator, device=device
+            )
+        with autocast(device, config.precision):
+            output = model(inputs)
+        output = crop(output.float(), height, width)
+        loss = torch.mean((output - observation) ** 2)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+        output = output.detach()
+        if config.ema is not None:
+            average = output if average is None else torch.lerp(output, average, config.ema)
+        if step % config.log_every == 0 or step == config.steps:
+            quality = None if clean is None else psnr_torch(output, clean)
+            quality_ema = None if clean is None or average is None else psnr_torch(average, clean)
+            logged.append((step, loss.detach(), quality, quality_ema))
+            if callback is not None:
+                values = {"loss": float(loss.detach())}
+                if quality is not None:
+                    values["psnr"] = float(quality)
+                if quality_ema is not None:
+                    values["psnr_ema"] = float(quality_ema)
+                callback(step, values)
+
+    for step, loss_value, quality, quality_ema in logged:
+        history.step.append(step)
+        history.loss.append(float(loss_value))
+        if quality is not None:
+            history.psnr.append(float(quality))
+        if quality_ema is not None:
+            history.psnr_ema.append(float(quality_ema))
+    last = output
+    return FitResult(image=average if average is not None else last, last=last, history=history)

@@ -1,0 +1,83 @@
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from sparse_dip.cli import app
+from sparse_dip.images import load_image, save_image
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def images(tmp_path, clean_rgb, noisy_rgb):
+    save_image(tmp_path / "clean.png", clean_rgb)
+    save_image(tmp_path / "noisy.png", noisy_rgb)
+    return tmp_path
+
+
+def _one_line_error(result, needle: str) -> None:
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_denoise_writes_the_image_and_a_report(images):
+    out = images / "restored.png"
+    result = runner.invoke(app, ["denoise", str(images / "noisy.png"), "--clean", str(images / "clean.png"),
+                                 "--out", str(out), "--steps", "12", "--mask-steps", "6", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    restored = load_image(out)
+    assert restored.pixels.shape == (48, 48, 3) and restored.bits == 8
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["seed"] == 3 and report["sparsity"] == 0.95
+    assert report["density"] == pytest.approx(0.05, abs=1e-6)
+    for key in ("noisy_psnr", "psnr", "ssim", "history", "seconds", "mask_seconds", "fit_seconds",
+                "density_per_layer", "versions", "settings"):
+        assert key in report
+    assert sorted(p.name for p in images.iterdir()) == ["clean.png", "noisy.png", "restored.json", "restored.png"]
+
+
+def test_add_noise_makes_an_8_bit_noisy_copy(images):
+    out = images / "made.png"
+    result = runner.invoke(app, ["add-noise", str(images / "clean.png"), "--sigma", "25", "--seed", "0", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    made, clean = load_image(out).pixels, load_image(images / "clean.png").pixels
+    assert made.shape == clean.shape
+    assert 15 < np.std(made - clean) * 255 < 30
+
+
+def test_missing_file(images):
+    _one_line_error(runner.invoke(app, ["denoise", str(images / "absent.png")]), "no such file")
+
+
+def test_non_image_file(images):
+    fake = images / "notes.png"
+    fake.write_text("this is not an image")
+    _one_line_error(runner.invoke(app, ["denoise", str(fake)]), "notes.png")
+
+
+@pytest.mark.parametrize("sparsity", ["1.2", "1", "-0.5"])
+def test_sparsity_out_of_range(images, sparsity):
+    _one_line_error(runner.invoke(app, ["denoise", str(images / "noisy.png"), "--sparsity", sparsity]), "sparsity")
+
+
+def test_non_positive_steps(images):
+    _one_line_error(runner.invoke(app, ["denoise", str(images / "noisy.png"), "--steps", "0"]), "steps")
+
+
+def test_output_equal_to_input_is_refused(images):
+    noisy = images / "noisy.png"
+    before = noisy.read_bytes()
+    _one_line_error(runner.invoke(app, ["denoise", str(noisy), "--out", str(noisy)]), "overwrite")
+    assert noisy.read_bytes() == before
+
+
+def test_mismatched_clean_image(images, clean_rgb):
+    save_image(images / "small.png", clean_rgb[:40])
+    result = runner.invoke(app, ["denoise", str(images / "noisy.png"), "--clean", str(images / "small.png")])
+    _one_line_error(result, "clean")
+    assert not (images / "noisy_denoised.png").exists()

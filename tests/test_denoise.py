@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from sparse_dip.errors import InputError
+from sparse_dip.oes import OESConfig
+from sparse_dip.restoration.denoise import DenoiseConfig, denoise
+from sparse_dip.restoration.fit import FitConfig
+
+
+def _config(tiny_config, **changes) -> DenoiseConfig:
+    settings = dict(
+        sparsity=0.9,
+        seed=7,
+        generator=tiny_config,
+        oes=OESConfig(steps=20, precision="fp32"),
+        fit=FitConfig(steps=30, log_every=10, precision="fp32"),
+        mask_side=32,
+        device="cpu",
+    )
+    return DenoiseConfig(**{**settings, **changes})
+
+
+def test_same_seed_gives_the_same_mask_and_image(tiny_config, noisy_rgb):
+    first = denoise(noisy_rgb, _config(tiny_config))
+    second = denoise(noisy_rgb, _config(tiny_config))
+    assert first.mask == second.mask
+    assert np.array_equal(first.image, second.image)
+    third = denoise(noisy_rgb, _config(tiny_config, seed=8))
+    assert third.mask != first.mask
+
+
+def test_report_has_what_a_user_needs(tiny_config, noisy_rgb, clean_rgb):
+    result = denoise(noisy_rgb, _config(tiny_config), clean=clean_rgb)
+    report = result.report
+    for key in ("sparsity", "seed", "settings", "versions", "density_per_layer", "seconds",
+                "mask_seconds", "fit_seconds", "noisy_psnr", "psnr", "ssim", "history"):
+        assert key in report
+    assert report["density"] == pytest.approx(0.1, abs=1e-4)
+    assert report["mask_image_size"] == [32, 32]
+    assert result.image.shape == noisy_rgb.shape
+    assert report["psnr"] > report["noisy_psnr"] - 10
+    assert len(report["history"]["psnr"]) == 3
+
+
+def test_dense_dip_learns_no_mask(tiny_config, noisy_rgb):
+    result = denoise(noisy_rgb, _config(tiny_config, sparsity=0.0))
+    assert result.mask is None and result.report["mask_seconds"] < 0.5
+    assert result.report["density"] == 1.0
+
+
+def test_grayscale_images_get_a_one_channel_generator(tiny_config, noisy_rgb):
+    gray = noisy_rgb.mean(axis=2, keepdims=True)
+    assert denoise(gray, _config(tiny_config)).image.shape == gray.shape
+
+
+@pytest.mark.parametrize("sparsity", [-0.1, 1.0, 1.2])
+def test_sparsity_outside_the_unit_interval_is_refused(sparsity):
+    with pytest.raises(InputError):
+        DenoiseConfig(sparsity=sparsity)
+
+
+def test_too_small_an_image_is_refused(tiny_config):
+    with pytest.raises(InputError, match="too small"):
+        denoise(np.zeros((4, 4, 3), np.float32), _config(tiny_config))

@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+import torch
+
+from sparse_dip import metrics
+from sparse_dip.generators.hourglass import Hourglass, input_noise, padded_size
+from sparse_dip.images import to_array, to_tensor
+from sparse_dip.pruning.mask import top_k
+from sparse_dip.pruning.parametrize import apply_mask
+from sparse_dip.restoration.fit import FitConfig, fit
+
+
+def test_psnr_on_the_device_agrees_with_scikit_image(clean_rgb, noisy_rgb):
+    ours = float(metrics.psnr_torch(to_tensor(noisy_rgb), to_tensor(clean_rgb)))
+    assert ours == pytest.approx(metrics.psnr(noisy_rgb, clean_rgb), abs=1e-3)
+
+
+@pytest.mark.parametrize("ema", [None, 0.9])
+def test_a_masked_generator_fits_a_tiny_image(tiny_config, clean_rgb, ema):
+    torch.manual_seed(0)
+    model = Hourglass(tiny_config)
+    scores = {n: torch.rand(p.shape) for n, p in model.named_parameters() if p.dim() > 1}
+    apply_mask(model, top_k(scores, 0.5))
+    target = to_tensor(clean_rgb)
+    z = input_noise(8, *padded_size(48, 48, 3), torch.Generator().manual_seed(0))
+    config = FitConfig(steps=150, lr=0.01, ema=ema, precision="fp32", log_every=10)
+    result = fit(model, z, target, config, clean=target)
+    history = result.history
+    assert history.step[-1] == 150 and len(history.step) == 15
+    assert history.loss[-1] < 0.3 * history.loss[0]
+    assert history.psnr[-1] > history.psnr[0] + 5
+    assert result.image.shape == target.shape
+    if ema is None:
+        assert torch.equal(result.image, result.last)
+        assert history.psnr_ema == []
+    else:
+        assert len(history.psnr_ema) == len(history.step)
+    assert metrics.psnr(to_array(result.image).clip(0, 1), clean_rgb) > 18
+
+
+def test_callback_sees_every_logged_step(tiny_config, clean_rgb, noisy_rgb):
+    seen = []
+    model = Hourglass(tiny_config)
+    z = input_noise(8, *padded_size(48, 48, 3), torch.Generator().manual_seed(0))
+    config = FitConfig(steps=7, log_every=3, precision="fp32", input_noise_std=1 / 30)
+    fit(model, z, to_tensor(noisy_rgb), config, clean=to_tensor(clean_rgb), callback=lambda s, v: seen.append((s, v)))
+    assert [s for s, _ in seen] == [3, 6, 7]
+    assert set(seen[0][1]) == {"loss", "psnr", "psnr_ema"}
+    assert np.isfinite([v["psnr"] for _, v in seen]).all()
+
+
+def test_fit_config_rejects_non_positive_steps():
+    with pytest.raises(ValueError):
+        FitConfig(steps=0)
