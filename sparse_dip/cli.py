@@ -52,12 +52,16 @@ def _user_errors():
 
 
 def _output_path(path: Path, inputs: list[Path]) -> Path:
-    """``path``, once checked not to be an input and to lie in an existing folder."""
+    """``path``, once checked not to be an input, with its folder created if missing."""
     for given in inputs:
         if given.exists() and path.resolve() == given.resolve():
             raise InputError(f"{path}: refusing to overwrite an input file")
-    if not path.parent.is_dir():
-        raise InputError(f"{path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"{path}: cannot create folder {path.parent} ({error.strerror})") from None
     return path
 
 

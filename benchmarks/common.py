@@ -1,0 +1,70 @@
+"""What every benchmark shares: the shared test images, the machine description, the output files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sparse_dip.images import add_gaussian_noise, load_image
+from sparse_dip.runtime import versions
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_IMAGES = ROOT.parent / "shared" / "data" / "images"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def shared_image(name: str) -> np.ndarray | None:
+    """A standard test image from ``../shared/data/images`` or None when it is absent."""
+    path = SHARED_IMAGES / f"{name}.png"
+    return load_image(path).pixels if path.exists() else None
+
+
+def noisy_copy(clean: np.ndarray, sigma: float, seed: int) -> np.ndarray:
+    """Gaussian noise (0-255 scale), clipped and rounded to 8 bits as a user's file would be."""
+    return (np.round(add_gaussian_noise(clean, sigma, seed) * 255) / 255).astype(np.float32)
+
+
+def machine() -> dict:
+    """The machine and library versions a result was measured with."""
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        **versions(),
+    }
+
+
+def write_results(name: str, markdown: str, data: dict) -> tuple[Path, Path]:
+    """Write ``benchmarks/results/NAME.md`` and ``NAME.json`` with the machine description."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    header = "\n".join(f"- {k}: `{v}`" for k, v in info.items())
+    md_path, json_path = RESULTS / f"{name}.md", RESULTS / f"{name}.json"
+    md_path.write_text(f"{markdown.rstrip()}\n\n### Machine\n{header}\n")
+    json_path.write_text(json.dumps({"machine": info, **data}, indent=2) + "\n")
+    return md_path, json_path
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    """A Markdown table; floats get two decimals."""
+    def cell(v) -> str:
+        return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)

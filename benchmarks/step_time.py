@@ -1,0 +1,96 @@
+"""Time per step of the default generator under each speed lever, against fp32 in the same run.
+
+    python benchmarks/step_time.py [--sides 256,512] [--steps 8]
+
+Levers: bf16 autocast, channels-last memory format, both; for a fitting step (Adam on the
+masked generator) and for an OES mask step. Writes ``benchmarks/results/step_time.{md,json}``.
+Needs no shared images (the input is noise: the time of a step does not depend on the image).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+
+from common import table, write_results
+from sparse_dip.generators.hourglass import Hourglass, input_noise, padded_size
+from sparse_dip.oes import OESConfig, learn_mask
+from sparse_dip.pruning.mask import top_k
+from sparse_dip.pruning.parametrize import apply_mask
+from sparse_dip.restoration.fit import FitConfig, fit
+
+LEVERS = {
+    "fp32": ("fp32", False),
+    "bf16": ("bf16", False),
+    "fp32 + channels-last": ("fp32", True),
+    "bf16 + channels-last": ("bf16", True),
+}
+
+
+def _setup(side: int, channels_last: bool):
+    torch.manual_seed(0)
+    model = Hourglass()
+    z = input_noise(32, *padded_size(side, side, 6), torch.Generator().manual_seed(0))
+    target = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(1))
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        z = z.contiguous(memory_format=torch.channels_last)
+    return model, z, target
+
+
+def _per_step(run, steps: int) -> float:
+    """Seconds per step of ``run(n)``, warm-up and set-up costs cancelled out."""
+    run(2)
+    started = time.perf_counter()
+    run(2 + steps)
+    total = time.perf_counter() - started
+    started = time.perf_counter()
+    run(2)
+    return (total - (time.perf_counter() - started)) / steps
+
+
+def fit_step(side: int, precision: str, channels_last: bool, steps: int) -> float:
+    model, z, target = _setup(side, channels_last)
+    scores = {n: torch.rand(p.shape) for n, p in model.named_parameters() if p.dim() > 1}
+    apply_mask(model, top_k(scores, 0.05))
+    return _per_step(lambda n: fit(model, z, target, FitConfig(steps=n, precision=precision)), steps)
+
+
+def mask_step(side: int, precision: str, channels_last: bool, steps: int) -> float:
+    model, z, target = _setup(side, channels_last)
+    return _per_step(
+        lambda n: learn_mask(model, z, target, 0.05, OESConfig(steps=n, precision=precision)), steps
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sides", default="256,512")
+    parser.add_argument("--steps", type=int, default=8)
+    args = parser.parse_args()
+    results = []
+    for side in map(int, args.sides.split(",")):
+        for phase, timer in (("fit", fit_step), ("OES mask", mask_step)):
+            row = {"side": side, "phase": phase}
+            for lever, (precision, channels_last) in LEVERS.items():
+                row[lever] = timer(side, precision, channels_last, args.steps)
+                print(side, phase, lever, f"{row[lever]:.3f} s", flush=True)
+            results.append(row)
+    rows = [
+        [r["side"], r["phase"]] + [f"{r[k]:.3f} ({r['fp32'] / r[k]:.2f}x)" for k in LEVERS] for r in results
+    ]
+    markdown = (
+        "## Seconds per step of the default generator (speed-up against fp32 in the same run)\n\n"
+        + table(["side", "phase", *LEVERS], rows)
+    )
+    md, js = write_results("step_time", markdown, {"results": results})
+    print(markdown)
+    print(f"wrote {md} and {js}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
