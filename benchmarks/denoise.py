@@ -199,13 +199,13 @@ def main() -> int:
         entry["bm3d"] = run_bm3d(noisy, clean)
         entry["tv"] = run_tv(noisy, clean)
         results[name] = entry
+        write_results("denoise_partial", f"{len(results)} images so far", {"results": results})
     if not results:
         print("no shared images found: nothing to benchmark")
         return 0
 
     first = shared_image(next(iter(results)))
     speed = mask_step_speed(first, [256, 512], args.speed_steps)
-    plot_curves(results)
 
     rows = []
     for name, r in results.items():
@@ -240,6 +240,7 @@ def main() -> int:
         f"## One OES mask step: reference-style vs ours\n\n{speed_table}\n"
     )
     md, js = write_results("denoise", markdown, {"results": results, "mask_step_speed": speed})
+    plot_curves(results)
     print(markdown)
     print(f"wrote {md} and {js}")
     return 0

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from sparse_dip.errors import InputError
+from sparse_dip.errors import InputError, Notice
 from sparse_dip.files import atomic_path
 
 
@@ -60,7 +60,7 @@ def _to_array(image: Image.Image, path: Path) -> LoadedImage:
         bits = 16 if mode.startswith("I;16") or data.max(initial=0) > 255 else 8
         return LoadedImage((data / (2**bits - 1))[..., None], bits)
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
-        warnings.warn(f"{path}: the alpha channel is dropped", stacklevel=3)
+        warnings.warn(f"{path}: the alpha channel is dropped", Notice, stacklevel=3)
     if mode in ("L", "LA", "1"):
         data = np.asarray(image.convert("L"))[..., None]
     elif mode == "RGB":

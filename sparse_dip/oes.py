@@ -34,7 +34,7 @@ from torch.func import functional_call
 
 from sparse_dip.generators.hourglass import crop
 from sparse_dip.pruning.mask import Mask, maskable_names, top_k
-from sparse_dip.runtime import Precision, autocast
+from sparse_dip.runtime import Precision, autocast, check_precision
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class OESConfig:
             raise ValueError(f"mask steps must be positive, got {self.steps}")
         if self.temperature <= 0 or self.lr <= 0 or self.kl < 0:
             raise ValueError("temperature and lr must be positive and kl non-negative")
+        check_precision(self.precision)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -13,6 +13,12 @@ import torch
 Precision = Literal["bf16", "fp32"]
 
 
+def check_precision(precision: str) -> None:
+    """Raise ``ValueError`` unless ``precision`` is ``"bf16"`` or ``"fp32"``."""
+    if precision not in ("bf16", "fp32"):
+        raise ValueError(f"precision must be bf16 or fp32, got {precision!r}")
+
+
 def resolve_device(device: str = "auto") -> torch.device:
     """``"auto"`` picks CUDA when present, else the CPU; ``"cuda"`` without a GPU is an error."""
     if device == "auto":
@@ -26,8 +32,7 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 def autocast(device: torch.device, precision: Precision) -> contextlib.AbstractContextManager:
     """bf16 autocast on ``device`` when ``precision == "bf16"``, else a no-op context."""
-    if precision not in ("bf16", "fp32"):
-        raise ValueError(f"precision must be bf16 or fp32, got {precision!r}")
+    check_precision(precision)
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 

@@ -81,3 +81,16 @@ def test_mismatched_clean_image(images, clean_rgb):
     result = runner.invoke(app, ["denoise", str(images / "noisy.png"), "--clean", str(images / "small.png")])
     _one_line_error(result, "clean")
     assert not (images / "noisy_denoised.png").exists()
+
+
+@pytest.mark.parametrize("option, value", [("--precision", "fp16"), ("--device", "tpu")])
+def test_bad_precision_or_device(images, option, value):
+    result = runner.invoke(app, ["denoise", str(images / "noisy.png"), option, value])
+    _one_line_error(result, option.lstrip("-"))
+    assert not (images / "noisy_denoised.png").exists()
+
+
+def test_missing_input_creates_no_output_folder(images):
+    result = runner.invoke(app, ["denoise", str(images / "absent.png"), "--out", str(images / "new" / "x.png")])
+    _one_line_error(result, "no such file")
+    assert not (images / "new").exists()

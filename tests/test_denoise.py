@@ -62,3 +62,14 @@ def test_sparsity_outside_the_unit_interval_is_refused(sparsity):
 def test_too_small_an_image_is_refused(tiny_config):
     with pytest.raises(InputError, match="too small"):
         denoise(np.zeros((4, 4, 3), np.float32), _config(tiny_config))
+
+
+def test_fit_budget_scales_with_the_number_of_pixel_values():
+    from sparse_dip.restoration.denoise import scaled_fit_steps
+
+    assert scaled_fit_steps(1500, 512, 512, 3) == 1500
+    assert scaled_fit_steps(1500, 1024, 768, 3) == 1500
+    assert scaled_fit_steps(1500, 256, 256, 3) == 750
+    assert 500 <= scaled_fit_steps(1500, 256, 256, 1) < 750
+    assert scaled_fit_steps(40, 48, 48, 3) == 40
+    assert DenoiseConfig(scale_steps=False).fit_steps_for((256, 256, 3)) == DenoiseConfig().fit.steps

@@ -20,7 +20,7 @@ from torch import nn
 
 from sparse_dip.generators.hourglass import crop
 from sparse_dip.metrics import psnr_torch
-from sparse_dip.runtime import Precision, autocast
+from sparse_dip.runtime import Precision, autocast, check_precision
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class FitConfig:
             raise ValueError(f"log_every must be positive, got {self.log_every}")
         if self.ema is not None and not 0.0 <= self.ema < 1.0:
             raise ValueError(f"ema must be in [0, 1), got {self.ema}")
+        check_precision(self.precision)
 
     def to_dict(self) -> dict:
         return asdict(self)
