@@ -32,21 +32,30 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 @contextmanager
-def _user_errors():
-    """Turn expected failures into one line on stderr and a non-zero exit."""
+def _notices():
+    """Show :class:`Notice` warnings as one line each on stderr; pass other warnings through."""
+    recorded: list[warnings.WarningMessage] = []
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", Notice)
             try:
                 yield
             finally:
-                for warning in caught:
-                    if issubclass(warning.category, Notice):
-                        typer.echo(f"sparse-dip: note: {warning.message}", err=True)
-                    else:
-                        warnings.showwarning(
-                            warning.message, warning.category, warning.filename, warning.lineno
-                        )
+                recorded = list(caught)
+    finally:
+        for warning in recorded:
+            if issubclass(warning.category, Notice):
+                typer.echo(f"sparse-dip: note: {warning.message}", err=True)
+            else:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+
+
+@contextmanager
+def _user_errors():
+    """Turn expected failures into one line on stderr and a non-zero exit."""
+    try:
+        with _notices():
+            yield
     except InputError as error:
         _fail(str(error))
     except KeyboardInterrupt:

@@ -129,7 +129,7 @@ def learn_mask(
             if step % log_every == 0 or step == config.steps:
                 losses.append((step, fit.detach()))
                 if callback is not None:
-                    callback(step, float(fit))
+                    callback(step, float(fit.detach()))
     finally:
         for n, p in params.items():
             p.requires_grad_(requires_grad[n])
