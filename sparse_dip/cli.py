@@ -131,12 +131,15 @@ def denoise(
         started = time.perf_counter()
         with _progress() as progress:
             mask_task = progress.add_task("OES mask", total=config.oes.steps if sparsity > 0 else 0, info="")
-            fit_task = progress.add_task("fit", total=config.fit_steps_for(source.pixels.shape), info="")
+            fit_task = progress.add_task(
+                "fit", total=config.fit_steps_for(source.pixels.shape), info="", start=False
+            )
 
             def on_mask(step: int, loss: float) -> None:
                 progress.update(mask_task, completed=step, info=f"loss {loss:.4f}")
 
             def on_fit(step: int, values: dict[str, float]) -> None:
+                progress.start_task(fit_task)
                 info = f"loss {values['loss']:.4f}"
                 if "psnr_ema" in values:
                     info += f"  PSNR {values['psnr_ema']:.2f} dB"
