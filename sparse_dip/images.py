@@ -23,14 +23,6 @@ class LoadedImage:
     bits: int
 
     @property
-    def height(self) -> int:
-        return self.pixels.shape[0]
-
-    @property
-    def width(self) -> int:
-        return self.pixels.shape[1]
-
-    @property
     def channels(self) -> int:
         return self.pixels.shape[2]
 

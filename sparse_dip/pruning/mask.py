@@ -40,13 +40,6 @@ class Mask(Mapping[str, torch.Tensor]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    @classmethod
-    def ones(cls, model: nn.Module, names: list[str] | None = None) -> Mask:
-        """A mask keeping every entry of ``names`` (default: :func:`maskable_names`)."""
-        params = dict(model.named_parameters())
-        names = maskable_names(model) if names is None else names
-        return cls({n: torch.ones_like(params[n], dtype=torch.bool) for n in names})
-
     @property
     def total(self) -> int:
         return sum(v.numel() for v in self._entries.values())
@@ -63,9 +56,6 @@ class Mask(Mapping[str, torch.Tensor]):
     def density_per_layer(self) -> dict[str, float]:
         """The kept fraction of each masked parameter, in model order."""
         return {n: float(v.float().mean()) for n, v in self._entries.items()}
-
-    def to(self, device: torch.device | str) -> Mask:
-        return Mask({n: v.to(device) for n, v in self._entries.items()})
 
     def check_against(self, model: nn.Module) -> None:
         """Raise ``ValueError`` unless every entry names a parameter of ``model`` with the same shape."""
