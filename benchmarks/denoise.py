@@ -9,8 +9,9 @@ For each image (sigma 25 on the 0-255 scale, noise seed 0, 8-bit noisy input):
 - Sparse-DIP with the package defaults, timed end to end as ``sparse-dip denoise`` runs it;
 - BM3D (the ``bm3d`` package, ``pip install -e .[bench]``) and scikit-image's TV denoiser with
   its weight chosen by self-supervised J-invariant calibration (no clean image used).
-Then one OES mask step done the reference way (a deep copy of the model every step, the
-relaxation tensor by tensor, every parameter masked) against ours, on the same net and image.
+Then one OES mask step done the reference way (a deep copy of the model every step, a
+two-class Gumbel-softmax relaxation tensor by tensor, every parameter masked, fp32) against
+ours, on the same net and image.
 
 Writes ``benchmarks/results/denoise.{md,json}`` and ``denoise_curves.png``. Skips cleanly when
 ``../shared/data/images`` is absent.
@@ -25,13 +26,12 @@ import time
 
 import numpy as np
 import torch
-from torch.func import functional_call
 
 from common import RESULTS, noisy_copy, shared_image, table, write_results
 from sparse_dip import metrics
 from sparse_dip.generators.hourglass import Hourglass, crop, input_noise, padded_size
 from sparse_dip.images import to_tensor
-from sparse_dip.oes import OESConfig, bernoulli_kl, learn_mask
+from sparse_dip.oes import OESConfig, learn_mask
 from sparse_dip.restoration.denoise import DenoiseConfig, denoise
 from sparse_dip.restoration.fit import FitConfig
 
@@ -87,24 +87,47 @@ def run_tv(noisy: np.ndarray, clean: np.ndarray) -> dict:
     return {"psnr": metrics.psnr(out, clean), "ssim": metrics.ssim(out, clean), "seconds": time.perf_counter() - started}
 
 
+def _reference_relaxation(keep_probability: torch.Tensor, temperature: float) -> torch.Tensor:
+    """The reference's relaxed mask of one tensor (``utils/quant.py``, ``soft_quantize`` with q=2).
+
+    A two-class Gumbel-softmax over ``[p, 1 - p]`` (each entry ``[n, 1]``), with clamps, double
+    logs of fresh uniforms and a softmax, then the weighted sum with the levels ``[1, 0]``.
+    Equivalent in law to our binary-concrete sample; this reproduces its cost, not its code.
+    """
+    two = torch.cat([keep_probability, 1 - keep_probability.sum(1, keepdim=True).clamp(1e-20, 1 - 1e-20)], 1)
+    gumbel = -torch.log(-torch.log(torch.rand_like(two).clamp(1e-20, 1 - 1e-20)))
+    soft = torch.softmax((torch.log(two.clamp(1e-20, 1 - 1e-20)) + gumbel) / temperature, dim=-1)
+    return (soft * torch.tensor([1.0, 0.0])).sum(-1)
+
+
 def reference_style_steps(model, z, target, density, config: OESConfig, steps: int) -> float:
-    """Seconds per OES step done as the reference code does it (see the module docstring)."""
-    params = dict(model.named_parameters())
-    logits = {n: torch.zeros_like(p, requires_grad=True) for n, p in params.items()}
-    optimizer = torch.optim.Adam(logits.values(), lr=config.lr)
+    """Seconds per OES step done as the reference's ``learn_quantization_probabilities_dip`` does it.
+
+    Every step: a deep copy of the model with its parameters frozen; for each parameter tensor
+    in turn, the relaxed mask of its slice of one ``[1, N]`` logit row, multiplied into the
+    copy's parameter in place; a forward pass of the copy in fp32; the summed Bernoulli KL of
+    all ``N`` logits computed by autograd; Adam on the logits. Every parameter is masked.
+    """
+    total = sum(p.numel() for p in model.parameters())
+    logits = torch.zeros(1, total, requires_grad=True)
+    optimizer = torch.optim.Adam([logits], lr=config.lr)
     times = []
-    for _ in range(steps):
+    for _ in range(steps + 1):
         started = time.perf_counter()
         copied = copy.deepcopy(model)
-        masked, kl = {}, 0.0
-        for n, p in copied.named_parameters():
-            u = torch.rand_like(p)
-            soft = torch.sigmoid((logits[n] + torch.log(u) - torch.log(1 - u)) / config.temperature)
-            masked[n] = p.detach() * soft
-            kl = kl + bernoulli_kl(torch.sigmoid(logits[n]), density).sum()
-        output = functional_call(copied, masked, (z,))
-        loss = torch.mean((crop(output, *target.shape[-2:]) - target) ** 2) + config.kl * kl
+        for p in copied.parameters():
+            p.requires_grad_(False)
         optimizer.zero_grad()
+        offset = 0
+        for p in copied.parameters():
+            piece = logits[:, offset : offset + p.numel()].t()
+            p.mul_(_reference_relaxation(torch.sigmoid(piece), config.temperature).view(p.shape))
+            offset += p.numel()
+        output = copied(z)
+        keep = torch.sigmoid(logits)
+        kl = (keep * torch.log((keep + 1e-6) / density)
+              + (1 - keep) * torch.log((1 - keep + 1e-6) / (1 - density))).sum()
+        loss = torch.nn.functional.mse_loss(crop(output, *target.shape[-2:]), target) + config.kl * kl
         loss.backward()
         optimizer.step()
         times.append(time.perf_counter() - started)

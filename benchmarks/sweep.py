@@ -23,6 +23,10 @@ from sparse_dip.restoration.denoise import DenoiseConfig, denoise
 
 VARIANTS = {
     "default": lambda base: base,
+    "mask-crop": lambda base: replace(base, mask_view="crop"),
+    "mask-full": lambda base: replace(base, mask_side=0),
+    "oes-1200": lambda base: replace(base, oes=replace(base.oes, steps=1200)),
+    "contiguous": lambda base: replace(base, channels_last=False),
     "input-noise": lambda base: replace(base, fit=replace(base.fit, input_noise_std=1 / 30)),
     "lr5e-3": lambda base: replace(base, fit=replace(base.fit, lr=5e-3)),
     "lr2e-2": lambda base: replace(base, fit=replace(base.fit, lr=2e-2)),

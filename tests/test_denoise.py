@@ -73,3 +73,23 @@ def test_fit_budget_scales_with_the_number_of_pixel_values():
     assert 500 <= scaled_fit_steps(1500, 256, 256, 1) < 750
     assert scaled_fit_steps(40, 48, 48, 3) == 40
     assert DenoiseConfig(scale_steps=False).fit_steps_for((256, 256, 3)) == DenoiseConfig().fit.steps
+
+
+def test_mask_views_keep_scale_or_scene():
+    import torch
+
+    from sparse_dip.restoration.denoise import mask_view
+
+    image = torch.rand(1, 3, 96, 128)
+    assert mask_view(image, 0) is image and mask_view(image, 96) is image
+    assert tuple(mask_view(image, 48, "downscale").shape[-2:]) == (48, 64)
+    cropped = mask_view(image, 48, "crop")
+    assert tuple(cropped.shape[-2:]) == (48, 48)
+    assert torch.equal(cropped, image[..., 24:72, 40:88])
+
+
+@pytest.mark.parametrize("view", ["downscale", "crop"])
+def test_both_mask_views_run_end_to_end(tiny_config, noisy_rgb, view):
+    result = denoise(noisy_rgb, _config(tiny_config, mask_side=24, mask_view=view))
+    assert result.report["mask_image_size"] == [24, 24]
+    assert result.mask.kept == round(0.1 * result.mask.total)

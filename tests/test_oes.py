@@ -3,7 +3,7 @@ import torch
 
 from sparse_dip.generators.hourglass import Hourglass, crop, input_noise, padded_size
 from sparse_dip.images import to_tensor
-from sparse_dip.oes import OESConfig, bernoulli_kl, concrete_sample, learn_mask
+from sparse_dip.oes import OESConfig, bernoulli_kl, bernoulli_kl_grad, concrete_masked, learn_mask
 from sparse_dip.pruning.mask import maskable_names
 
 
@@ -14,10 +14,11 @@ def test_bernoulli_kl_is_zero_at_the_prior_and_positive_elsewhere():
     assert torch.all(kl[1:] > 0)
 
 
-def test_concrete_sample_is_a_soft_mask_that_follows_the_logits():
+def test_the_relaxed_mask_is_soft_and_follows_the_logits():
     g = torch.Generator().manual_seed(0)
     logits = torch.cat([torch.full((5000,), -3.0), torch.full((5000,), 3.0)])
-    soft = concrete_sample(logits, 0.2, g)
+    noise = torch.rand(10000, generator=g).logit(eps=1e-6)
+    soft = concrete_masked(logits, noise, torch.ones(10000), 0.2)
     assert torch.all((soft >= 0) & (soft <= 1))
     assert soft[:5000].mean() < 0.1 < 0.9 < soft[5000:].mean()
 
@@ -65,3 +66,23 @@ def test_oes_mask_beats_a_random_mask_on_the_image_it_was_learned_on(tiny_config
     g = torch.Generator().manual_seed(5)
     random = {n: torch.rand(k.shape, generator=g) < 0.2 for n, k in mask.items()}
     assert masked_error(mask) < masked_error(random)
+
+
+def test_concrete_masked_matches_autograd_of_its_formula():
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(200, dtype=torch.float64, generator=g, requires_grad=True)
+    weights = torch.randn(200, dtype=torch.float64, generator=g)
+    noise = torch.rand(200, dtype=torch.float64, generator=g).logit()
+    upstream = torch.randn(200, dtype=torch.float64, generator=g)
+
+    fused = concrete_masked(logits, noise, weights, 0.2)
+    (fused_grad,) = torch.autograd.grad(fused, logits, upstream)
+    plain = weights * torch.sigmoid((logits + noise) / 0.2)
+    (plain_grad,) = torch.autograd.grad(plain, logits, upstream)
+    assert torch.allclose(fused, plain) and torch.allclose(fused_grad, plain_grad)
+
+
+def test_closed_form_kl_gradient_matches_autograd():
+    logits = torch.linspace(-6, 6, 101, dtype=torch.float64, requires_grad=True)
+    (expected,) = torch.autograd.grad(bernoulli_kl(torch.sigmoid(logits), 0.05, eps=0).sum(), logits)
+    assert torch.allclose(bernoulli_kl_grad(logits.detach(), 0.05), expected)
