@@ -93,3 +93,30 @@ def test_both_mask_views_run_end_to_end(tiny_config, noisy_rgb, view):
     result = denoise(noisy_rgb, _config(tiny_config, mask_side=24, mask_view=view))
     assert result.report["mask_image_size"] == [24, 24]
     assert result.mask.kept == round(0.1 * result.mask.total)
+
+
+@pytest.mark.parametrize("method", ["oes", "random", "magnitude", "snip", "grasp", "synflow", "imp"])
+def test_every_mask_method_denoises_at_the_exact_density(tiny_config, noisy_rgb, clean_rgb, method):
+    from sparse_dip.restoration.masks import BaselineConfig
+
+    baseline = BaselineConfig(synflow_rounds=5, imp_steps=10)
+    result = denoise(noisy_rgb, _config(tiny_config, method=method, baseline=baseline), clean=clean_rgb)
+    assert result.mask.kept == round(0.1 * result.mask.total)
+    assert result.report["settings"]["method"] == method
+    assert result.image.shape == noisy_rgb.shape and np.isfinite(result.image).all()
+
+
+def test_imp_rewound_to_a_later_step_starts_the_fit_from_there(tiny_config, noisy_rgb):
+    from sparse_dip.pruning.imp import IMPConfig
+    from sparse_dip.restoration.masks import BaselineConfig
+
+    baseline = BaselineConfig(imp=IMPConfig(rewind_step=4), imp_steps=10)
+    result = denoise(noisy_rgb, _config(tiny_config, method="imp", baseline=baseline))
+    assert result.mask.kept == round(0.1 * result.mask.total)
+    with pytest.raises(ValueError, match="rewind step"):
+        BaselineConfig(imp=IMPConfig(rewind_step=10), imp_steps=10)
+
+
+def test_unknown_method_is_refused():
+    with pytest.raises(InputError, match="unknown mask method"):
+        DenoiseConfig(method="obd")

@@ -130,6 +130,10 @@ class Hourglass(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(z))
 
+    def pre_activation(self, z: torch.Tensor) -> torch.Tensor:
+        """The output before the final sigmoid (SynFlow's ``R`` is its sum)."""
+        return self.head[0](self.body(z))
+
 
 def padded_size(height: int, width: int, levels: int) -> tuple[int, int]:
     """The size an ``height x width`` image is reflect-padded to for a ``levels``-deep net."""

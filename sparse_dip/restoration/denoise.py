@@ -19,10 +19,11 @@ from sparse_dip import metrics
 from sparse_dip.errors import InputError
 from sparse_dip.generators.hourglass import Hourglass, HourglassConfig, crop, input_noise, levels_for, padded_size
 from sparse_dip.images import to_array, to_tensor
-from sparse_dip.oes import OESConfig, learn_mask
+from sparse_dip.oes import OESConfig
 from sparse_dip.pruning.mask import Mask
 from sparse_dip.pruning.parametrize import apply_mask
 from sparse_dip.restoration.fit import Callback, FitConfig, FitResult, fit
+from sparse_dip.restoration.masks import METHODS, BaselineConfig, find_mask
 from sparse_dip.runtime import resolve_device, seeded_init, stream, versions
 
 
@@ -30,7 +31,8 @@ from sparse_dip.runtime import resolve_device, seeded_init, stream, versions
 class DenoiseConfig:
     """Everything that defines a run besides the image. Defaults: see ``BENCHMARKS.md``.
 
-    ``sparsity`` is the fraction of maskable weights removed, in ``[0, 1)``. The OES mask is
+    ``sparsity`` is the fraction of maskable weights removed, in ``[0, 1)``; ``method`` finds
+    the mask (OES, or a baseline of :mod:`sparse_dip.restoration.masks`). The mask is
     learned on a smaller view of the image whose shorter side is at most ``mask_side`` pixels
     (0: the full image); a mask is over weights, not pixels. ``mask_view`` says how that view
     is made: ``"downscale"`` (the whole scene, at a coarser scale and with less noise) or
@@ -42,9 +44,11 @@ class DenoiseConfig:
     """
 
     sparsity: float = 0.95
+    method: str = "oes"
     seed: int = 0
     generator: HourglassConfig = field(default_factory=HourglassConfig)
     oes: OESConfig = field(default_factory=OESConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
     fit: FitConfig = field(default_factory=FitConfig)
     mask_side: int = 256
     mask_view: Literal["downscale", "crop"] = "downscale"
@@ -55,6 +59,8 @@ class DenoiseConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.sparsity < 1.0:
             raise InputError(f"sparsity must be in [0, 1), got {self.sparsity}")
+        if self.method not in METHODS:
+            raise InputError(f"unknown mask method {self.method!r}; choose from {', '.join(METHODS)}")
         if self.mask_side < 0:
             raise InputError(f"mask_side must be non-negative, got {self.mask_side}")
         if self.mask_view not in ("downscale", "crop"):
@@ -67,9 +73,11 @@ class DenoiseConfig:
     def to_dict(self) -> dict:
         return {
             "sparsity": self.sparsity,
+            "method": self.method if self.sparsity > 0 else "dense",
             "seed": self.seed,
             "generator": self.generator.to_dict(),
             "oes": self.oes.to_dict(),
+            "baseline": self.baseline.to_dict(),
             "fit": self.fit.to_dict(),
             "mask_side": self.mask_side,
             "mask_view": self.mask_view,
@@ -128,9 +136,10 @@ def _mask_input(z: torch.Tensor, view: torch.Tensor, levels: int, config: Denois
     if canvas == tuple(z.shape[-2:]):
         return z
     if config.mask_view == "crop":
-        return crop(z, *canvas)
-    noise = input_noise(z.shape[1], *canvas, stream(config.seed, "mask input")).to(z.device)
-    return noise.contiguous(memory_format=torch.channels_last) if config.channels_last else noise
+        noise = crop(z, *canvas)
+    else:
+        noise = input_noise(z.shape[1], *canvas, stream(config.seed, "mask input")).to(z.device)
+    return noise.clone(memory_format=torch.channels_last if config.channels_last else torch.contiguous_format)
 
 
 def denoise(
@@ -174,16 +183,18 @@ def denoise(
     mask = None
     mask_started = time.perf_counter()
     if config.sparsity > 0:
-        found = learn_mask(
+        mask = find_mask(
+            config.method,
             model,
             _mask_input(z, mask_target, levels, config),
             mask_target,
             1.0 - config.sparsity,
-            config.oes,
-            generator=stream(config.seed, "relaxation", device),
-            callback=on_mask_step,
+            seed=config.seed,
+            oes=config.oes,
+            baseline=config.baseline,
+            fit_config=config.fit,
+            on_step=on_mask_step,
         )
-        mask = found.mask
         apply_mask(model, mask)
     mask_seconds = time.perf_counter() - mask_started
 

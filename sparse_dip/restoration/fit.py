@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import torch
 from torch import nn
@@ -29,6 +30,7 @@ class FitConfig:
 
     steps: int = 1500
     lr: float = 0.01
+    lr_schedule: Literal["constant", "cosine"] = "constant"
     ema: float | None = 0.99
     input_noise_std: float = 0.0
     weight_decay: float = 0.0
@@ -40,6 +42,8 @@ class FitConfig:
             raise ValueError(f"steps must be positive, got {self.steps}")
         if self.log_every < 1:
             raise ValueError(f"log_every must be positive, got {self.log_every}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
         if self.ema is not None and not 0.0 <= self.ema < 1.0:
             raise ValueError(f"ema must be in [0, 1), got {self.ema}")
         check_precision(self.precision)
@@ -71,11 +75,13 @@ class FitHistory:
 
 @dataclass
 class FitResult:
-    """``image`` is what the loop returns (the EMA when enabled, else ``last``), ``[1, C, H, W]``."""
+    """``image`` is what the loop returns (the EMA when enabled, else ``last``), ``[1, C, H, W]``;
+    ``recorded`` the model's state dict after step ``record_step`` when one was asked for."""
 
     image: torch.Tensor
     last: torch.Tensor
     history: FitHistory
+    recorded: dict[str, torch.Tensor] | None = None
 
 
 Callback = Callable[[int, dict[str, float]], None]
@@ -89,22 +95,31 @@ def fit(
     clean: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     callback: Callback | None = None,
+    record_step: int | None = None,
 ) -> FitResult:
     """Fit ``model(z)`` (central crop) to ``observation`` (``[1, C, H, W]`` in ``[0, 1]``).
 
-    Adam on every parameter that requires a gradient; with ``input_noise_std > 0`` the input
+    Adam on every parameter that requires a gradient, at a constant learning rate or annealed
+    to zero by the last step (``lr_schedule="cosine"``); with ``input_noise_std > 0`` the input
     is perturbed by fresh Gaussian noise each step (DIP's regulariser). Loss and PSNR are kept
     on the device and read on the host only every ``log_every`` steps, when ``callback(step,
-    values)`` is called.
+    values)`` is called. ``record_step`` keeps a copy of the model's state after that step
+    (IMP rewinds to it).
     """
     device = z.device
     height, width = observation.shape[-2:]
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    schedule = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps)
+        if config.lr_schedule == "cosine"
+        else None
+    )
     generator = generator or torch.Generator(device=device).manual_seed(0)
     average: torch.Tensor | None = None
     logged: list[tuple[int, torch.Tensor, torch.Tensor | None, torch.Tensor | None]] = []
     history = FitHistory()
+    recorded = None
     model.train()
 
     for step in range(1, config.steps + 1):
@@ -120,6 +135,10 @@ def fit(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if schedule is not None:
+            schedule.step()
+        if step == record_step:
+            recorded = {n: t.detach().clone() for n, t in model.state_dict().items()}
 
         output = output.detach()
         if config.ema is not None:
@@ -144,4 +163,6 @@ def fit(
         if quality_ema is not None:
             history.psnr_ema.append(float(quality_ema))
     last = output
-    return FitResult(image=average if average is not None else last, last=last, history=history)
+    return FitResult(
+        image=average if average is not None else last, last=last, history=history, recorded=recorded
+    )

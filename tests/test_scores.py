@@ -1,0 +1,139 @@
+import pytest
+import torch
+from torch import nn
+
+from sparse_dip.generators.hourglass import Hourglass, crop, input_noise, padded_size
+from sparse_dip.pruning.mask import maskable_names
+from sparse_dip.pruning.prune import DEFAULT_ROUNDS, density_schedule, make_scorer, prune
+from sparse_dip.pruning.scores import SCORERS, functional_loss, hessian_gradient_product
+
+
+def _relu_net(widths=(6, 16, 16, 3), seed=0) -> nn.Sequential:
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers += [nn.Linear(a, b, bias=False), nn.ReLU()]
+    return nn.Sequential(*layers[:-1]).double()
+
+
+def test_synflow_scores_are_conserved_layer_by_layer():
+    """In a bias-free ReLU net every layer's SynFlow score sums to R (Tanaka et al., Theorem 2)."""
+    net = _relu_net()
+    names = maskable_names(net)
+    scores = make_scorer("synflow", net, names, example_input=torch.zeros(1, 6)).scores()
+    with torch.no_grad():
+        x = torch.ones(1, 6, dtype=torch.float64)
+        for layer in net:
+            x = nn.functional.linear(x, layer.weight.abs()) if isinstance(layer, nn.Linear) else layer(x)
+    flow = float(x.sum())
+    for name in names:
+        assert float(scores[name].double().sum()) == pytest.approx(flow, rel=1e-5)
+
+
+def test_iterative_synflow_avoids_the_layer_collapse_of_magnitude_pruning():
+    # Kaiming-uniform weights shrink with fan-in: the 8-input first layer has the largest, so
+    # global magnitude pruning at 1 % keeps only it and empties the two wide layers.
+    net = _relu_net((8, 256, 256, 4)).float()
+    names = maskable_names(net)
+    magnitude = prune(make_scorer("magnitude", net, names), 0.01)
+    assert min(int(magnitude[n].sum()) for n in names) == 0
+    synflow = prune(
+        make_scorer("synflow", net, names, example_input=torch.zeros(1, 8)), 0.01, rounds=DEFAULT_ROUNDS["synflow"]
+    )
+    assert synflow.kept == magnitude.kept
+    assert min(int(synflow[n].sum()) for n in names) > 0
+
+
+def test_grasp_hessian_gradient_product_matches_finite_differences():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 2)).double()
+    x, y = torch.randn(7, 4, dtype=torch.float64), torch.randn(7, 2, dtype=torch.float64)
+    loss = functional_loss(net, [x], lambda out: ((out - y) ** 2).mean())
+    names = maskable_names(net)
+    w0 = {n: p.detach().clone().requires_grad_() for n, p in net.named_parameters() if n in names}
+    hg = hessian_gradient_product(loss, w0)
+
+    def grad_at(weights):
+        weights = {n: w.detach().requires_grad_() for n, w in weights.items()}
+        return torch.autograd.grad(loss(weights), list(weights.values()))
+
+    g = grad_at(w0)
+    eps = 1e-5
+    plus = grad_at({n: w + eps * gi for (n, w), gi in zip(w0.items(), g)})
+    minus = grad_at({n: w - eps * gi for (n, w), gi in zip(w0.items(), g)})
+    for h, p, m in zip(hg, plus, minus):
+        assert torch.allclose(h, (p - m) / (2 * eps), atol=1e-7, rtol=1e-5)
+
+
+def test_snip_is_the_gradient_times_the_weight():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 2))
+    x, y = torch.randn(9, 4), torch.randn(9, 2)
+    names = maskable_names(net)
+    loss = functional_loss(net, [x], lambda out: ((out - y) ** 2).mean())
+    scores = make_scorer("snip", net, names, loss=loss).scores()
+    ((net(x) - y) ** 2).mean().backward()
+    params = dict(net.named_parameters())
+    for n in names:
+        assert torch.allclose(scores[n], (params[n].grad * params[n]).abs())
+
+
+def _generator_problem(tiny_config):
+    torch.manual_seed(0)
+    model = Hourglass(tiny_config)
+    z = input_noise(8, *padded_size(24, 24, 3), torch.Generator().manual_seed(1))
+    target = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(2))
+    loss = functional_loss(model, [z], lambda out: ((crop(out, 24, 24) - target) ** 2).mean())
+    return model, z, loss
+
+
+@pytest.mark.parametrize("method", list(SCORERS))
+@pytest.mark.parametrize("scope", ["global", "layer"])
+def test_every_scorer_gives_an_exact_mask_and_leaves_the_model_alone(tiny_config, method, scope):
+    model, z, loss = _generator_problem(tiny_config)
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    names = maskable_names(model)
+
+    def mask(seed=0):
+        scorer = make_scorer(
+            method, model, names, loss=loss, example_input=z, forward=Hourglass.pre_activation,
+            generator=torch.Generator().manual_seed(seed),
+        )
+        return prune(scorer, 0.1, rounds=3 if method == "synflow" else 1, scope=scope)
+
+    first = mask()
+    assert list(first) == names
+    if scope == "global":
+        assert first.kept == round(0.1 * first.total)
+    else:
+        assert all(int(first[n].sum()) == round(0.1 * first[n].numel()) for n in names)
+    assert mask() == first
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert model.training
+
+
+def test_synflow_on_a_batchnorm_network_gives_non_zero_scores(tiny_config):
+    model, z, _ = _generator_problem(tiny_config)
+    model.train()
+    scores = make_scorer("synflow", model, maskable_names(model), example_input=z, forward=Hourglass.pre_activation).scores()
+    assert all(float(s.sum()) > 0 for s in scores.values())
+
+
+def test_density_schedules_end_at_the_target():
+    exponential = density_schedule(1.0, 0.01, 4)
+    assert exponential[-1] == pytest.approx(0.01) and exponential[0] == pytest.approx(0.01**0.25)
+    linear = density_schedule(0.5, 0.1, 4, "linear")
+    assert linear == pytest.approx([0.4, 0.3, 0.2, 0.1])
+    with pytest.raises(ValueError):
+        density_schedule(0.1, 0.5, 3)
+
+
+def test_unknown_method_and_missing_inputs_are_errors(tiny_config):
+    model, _, _ = _generator_problem(tiny_config)
+    names = maskable_names(model)
+    with pytest.raises(ValueError, match="unknown"):
+        make_scorer("obd", model, names)
+    with pytest.raises(ValueError, match="loss"):
+        make_scorer("grasp", model, names)
