@@ -32,6 +32,8 @@ from sparse_dip import metrics
 from sparse_dip.generators.hourglass import Hourglass, crop, input_noise, padded_size
 from sparse_dip.images import to_tensor
 from sparse_dip.oes import OESConfig, learn_mask
+from sparse_dip.errors import InputError
+from sparse_dip.restoration.classic import classic_denoise
 from sparse_dip.restoration.denoise import DenoiseConfig, denoise
 from sparse_dip.restoration.fit import FitConfig
 
@@ -62,28 +64,13 @@ def run_dip(noisy: np.ndarray, clean: np.ndarray, config: DenoiseConfig) -> dict
     }
 
 
-def run_bm3d(noisy: np.ndarray, clean: np.ndarray) -> dict | None:
+def run_classic(name: str, noisy: np.ndarray, clean: np.ndarray) -> dict | None:
+    """A classic denoiser's PSNR/SSIM and time (BM3D given the true sigma); None if bm3d is absent."""
+    started = time.perf_counter()
     try:
-        import bm3d
-    except ImportError:
+        out = classic_denoise(name, noisy, SIGMA / 255)
+    except InputError:
         return None
-    started = time.perf_counter()
-    if noisy.shape[2] == 3:
-        out = bm3d.bm3d_rgb(noisy, SIGMA / 255)
-    else:
-        out = bm3d.bm3d(noisy[..., 0], SIGMA / 255)[..., None]
-    out = np.clip(out, 0, 1).astype(np.float32)
-    return {"psnr": metrics.psnr(out, clean), "ssim": metrics.ssim(out, clean), "seconds": time.perf_counter() - started}
-
-
-def run_tv(noisy: np.ndarray, clean: np.ndarray) -> dict:
-    from skimage.restoration import calibrate_denoiser, denoise_tv_chambolle
-
-    started = time.perf_counter()
-    calibrated = calibrate_denoiser(
-        noisy, denoise_tv_chambolle, {"weight": list(np.linspace(0.02, 0.3, 15)), "channel_axis": [-1]}
-    )
-    out = np.clip(calibrated(noisy), 0, 1).astype(np.float32)
     return {"psnr": metrics.psnr(out, clean), "ssim": metrics.ssim(out, clean), "seconds": time.perf_counter() - started}
 
 
@@ -219,8 +206,8 @@ def main() -> int:
         dense = FitConfig(**{**DENSE.to_dict(), "steps": args.dense_steps})
         entry["dense"] = run_dip(noisy, clean, DenoiseConfig(sparsity=0.0, seed=args.seed, fit=dense))
         print(f"  dense DIP best {entry['dense']['best_psnr']:.2f} dB at {entry['dense']['best_step']}", flush=True)
-        entry["bm3d"] = run_bm3d(noisy, clean)
-        entry["tv"] = run_tv(noisy, clean)
+        entry["bm3d"] = run_classic("bm3d", noisy, clean)
+        entry["tv"] = run_classic("tv", noisy, clean)
         results[name] = entry
         write_results("denoise_partial", f"{len(results)} images so far", {"results": results})
     if not results:

@@ -64,6 +64,20 @@ def _user_errors():
         _fail("out of memory: try a smaller image or --device cuda")
 
 
+def _output_folder(path: Path, inputs: list[Path]) -> Path:
+    """``path`` as an output folder, created if missing; never an input file or an existing file."""
+    for given in inputs:
+        if given.exists() and path.resolve() == given.resolve():
+            raise InputError(f"{path}: refusing to overwrite an input file")
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path}: exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"{path}: cannot create folder ({error.strerror})") from None
+    return path
+
+
 def _output_path(path: Path, inputs: list[Path]) -> Path:
     """``path``, once checked not to be an input, with its folder created if missing."""
     for given in inputs:
@@ -162,6 +176,147 @@ def denoise(
         if reference is not None:
             line += f": PSNR {summary['psnr']:.2f} dB (noisy {summary['noisy_psnr']:.2f}), SSIM {summary['ssim']:.3f}"
         typer.echo(line)
+
+
+@app.command()
+def compare(
+    noisy: Annotated[Path, typer.Argument(help="The noisy image.")],
+    clean: Annotated[Optional[Path], typer.Option(help="Clean reference: PSNR/SSIM per method and PSNR curves.")] = None,
+    methods: Annotated[
+        str, typer.Option(help="Comma-separated: dense, oes, random, magnitude, snip, grasp, synflow, imp, bm3d, tv, nlmeans.")
+    ] = "dense,oes,random,magnitude,snip,grasp,synflow,imp",
+    sparsity: Annotated[float, typer.Option(help="Fraction of weights removed by every mask method, in (0, 1).")] = 0.95,
+    steps: Annotated[Optional[int], typer.Option(help="Fitting steps for every DIP method [default: as denoise].")] = None,
+    mask_steps: Annotated[Optional[int], typer.Option(help="OES mask-learning steps [default: 600].")] = None,
+    imp_steps: Annotated[Optional[int], typer.Option(help="Fitting steps per IMP level [default: the fitting steps].")] = None,
+    rewind_step: Annotated[int, typer.Option(help="IMP rewinds to this step (0: the initialisation).")] = 0,
+    sigma: Annotated[Optional[float], typer.Option(help="Noise level (0-255) for the classic denoisers [default: estimated].")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("comparison"),
+    seed: Annotated[int, typer.Option(help="Seed shared by every method (weights, input noise).")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    precision: Annotated[str, typer.Option(help="bf16 (autocast) or fp32.")] = "bf16",
+) -> None:
+    """Compare dense DIP, Sparse-DIP with each mask method and classic denoisers on one image."""
+    with _user_errors():
+        from dataclasses import replace
+
+        from sparse_dip import metrics
+        from sparse_dip.files import write_json, write_text
+        from sparse_dip.images import load_image, save_image
+        from sparse_dip.plots import image_grid, psnr_curves, save_figure
+        from sparse_dip.pruning.imp import IMPConfig, imp_densities
+        from sparse_dip.restoration.compare import check_methods, compare as run_compare, results_table
+        from sparse_dip.restoration.denoise import DenoiseConfig
+        from sparse_dip.restoration.masks import BaselineConfig
+        from sparse_dip.runtime import resolve_device, versions
+
+        names = check_methods([m.strip() for m in methods.split(",") if m.strip()])
+        if not 0.0 < sparsity < 1.0:
+            raise InputError(f"--sparsity must be in (0, 1) for a comparison, got {sparsity}")
+        defaults = DenoiseConfig()
+        try:
+            fit_steps = steps if steps is not None else defaults.fit.steps
+            config = DenoiseConfig(
+                sparsity=sparsity,
+                seed=seed,
+                device=device,
+                scale_steps=steps is None,
+                oes=replace(defaults.oes, precision=precision, **({"steps": mask_steps} if mask_steps is not None else {})),
+                fit=replace(defaults.fit, precision=precision, steps=fit_steps),
+                baseline=BaselineConfig(
+                    imp=IMPConfig(rewind_step=rewind_step), imp_steps=imp_steps if imp_steps is not None else fit_steps
+                ),
+            )
+            resolve_device(device)
+        except ValueError as error:
+            raise InputError(str(error)) from None
+        source = load_image(noisy)
+        reference = load_image(clean) if clean else None
+        if reference is not None and reference.pixels.shape != source.pixels.shape:
+            raise InputError(f"{clean}: the clean image is {reference.pixels.shape}, the noisy one {source.pixels.shape}")
+        inputs = [noisy] + ([clean] if clean else [])
+        folder = _output_folder(out, inputs)
+
+        fit_total = config.fit_steps_for(source.pixels.shape)
+        started = time.perf_counter()
+        with _progress() as progress:
+            tasks: dict[str, tuple] = {}  # name: (task id, total)
+
+            def on_method(name: str):
+                if name in ("bm3d", "tv", "nlmeans"):
+                    tasks[name] = (progress.add_task(name, total=1, info="running"), 1)
+                    return None, None
+                if name == "oes":
+                    mask_total = config.oes.steps
+                elif name == "imp":
+                    mask_total = len(imp_densities(1 - sparsity)) * config.baseline.imp_steps
+                else:
+                    mask_total = 0
+                task = progress.add_task(name, total=mask_total + fit_total, info="mask" if mask_total else "")
+                tasks[name] = (task, mask_total + fit_total)
+
+                def on_mask(step: int, value: float) -> None:
+                    done = step * config.baseline.imp_steps if name == "imp" else step
+                    progress.update(task, completed=done, info=f"mask {'level' if name == 'imp' else 'step'} {step}")
+
+                def on_fit(step: int, values: dict[str, float]) -> None:
+                    info = f"PSNR {values['psnr_ema']:.2f} dB" if "psnr_ema" in values else f"loss {values['loss']:.4f}"
+                    progress.update(task, completed=mask_total + step, info=info)
+
+                return on_mask, on_fit
+
+            def on_result(name: str, row) -> None:
+                info = f"{row.seconds:.0f} s" + ("" if row.final_psnr is None else f", PSNR {row.final_psnr:.2f} dB")
+                task, total = tasks[name]
+                progress.update(task, completed=total, info=info)
+
+            results = run_compare(
+                source.pixels,
+                names,
+                config,
+                clean=None if reference is None else reference.pixels,
+                sigma=None if sigma is None else sigma / 255,
+                on_method=on_method,
+                on_result=on_result,
+            )
+
+        noisy_psnr = None if reference is None else metrics.psnr(source.pixels, reference.pixels)
+        for name, row in results.items():
+            save_image(folder / f"{name}.png", row.image, bits=source.bits)
+        write_json(folder / "results.json", {name: row.summary() for name, row in results.items()})
+        write_text(folder / "results.md", results_table(results, noisy_psnr) + "\n")
+        write_json(
+            folder / "run.json",
+            {
+                "command": sys.argv,
+                "noisy": str(noisy),
+                "clean": str(clean) if clean else None,
+                "seed": seed,
+                "settings": config.to_dict(),
+                "fit_steps": fit_total,
+                "sigma": sigma,
+                "versions": versions(),
+                "seconds": time.perf_counter() - started,
+                "noisy_psnr": noisy_psnr,
+                "reports": {name: row.report for name, row in results.items() if row.report is not None},
+            },
+        )
+        tiles = {} if reference is None else {"clean": reference.pixels}
+        tiles["noisy" + ("" if noisy_psnr is None else f" ({noisy_psnr:.2f} dB)")] = source.pixels
+        for name, row in results.items():
+            tiles[name + ("" if row.final_psnr is None else f" ({row.final_psnr:.2f} dB)")] = row.image
+        save_figure(image_grid(tiles), folder / "grid.png")
+        if reference is not None:
+            curves = {
+                name: (row.history["step"], row.history["psnr_ema"] or row.history["psnr"])
+                for name, row in results.items()
+                if row.history is not None
+            }
+            levels = {name: row.final_psnr for name, row in results.items() if row.history is None}
+            levels["noisy input"] = noisy_psnr
+            save_figure(psnr_curves(curves, levels, title=f"{noisy.name}: PSNR against fitting step"), folder / "psnr_curves.png")
+        typer.echo(results_table(results, noisy_psnr))
+        typer.echo(f"wrote {folder}/ (results.json, results.md, grid.png{', psnr_curves.png' if reference is not None else ''}, one image per method)")
 
 
 @app.command("add-noise")

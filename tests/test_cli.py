@@ -94,3 +94,26 @@ def test_missing_input_creates_no_output_folder(images):
     result = runner.invoke(app, ["denoise", str(images / "absent.png"), "--out", str(images / "new" / "x.png")])
     _one_line_error(result, "no such file")
     assert not (images / "new").exists()
+
+
+def test_compare_writes_the_table_figures_and_images(images):
+    out = images / "cmp"
+    result = runner.invoke(app, ["compare", str(images / "noisy.png"), "--clean", str(images / "clean.png"),
+                                 "--methods", "dense,oes,synflow,imp,tv", "--steps", "8", "--mask-steps", "4",
+                                 "--imp-steps", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = json.loads((out / "results.json").read_text())
+    assert list(table) == ["dense", "oes", "synflow", "imp", "tv"]
+    for row in table.values():
+        assert set(row) == {"final_psnr", "best_psnr", "best_step", "final_ssim", "seconds", "density"}
+    assert table["oes"]["density"] == pytest.approx(0.05, abs=1e-6) and table["dense"]["density"] == 1.0
+    assert table["tv"]["final_psnr"] > json.loads((out / "run.json").read_text())["noisy_psnr"]
+    names = {p.name for p in out.iterdir()}
+    assert {"results.md", "run.json", "grid.png", "psnr_curves.png", "dense.png", "imp.png", "tv.png"} <= names
+    assert not any(n.startswith(".") for n in names)
+
+
+def test_compare_refuses_an_unknown_method(images):
+    result = runner.invoke(app, ["compare", str(images / "noisy.png"), "--methods", "dense,obd", "--out", str(images / "c")])
+    _one_line_error(result, "obd")
+    assert not (images / "c").exists()

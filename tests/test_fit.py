@@ -52,3 +52,26 @@ def test_callback_sees_every_logged_step(tiny_config, clean_rgb, noisy_rgb):
 def test_fit_config_rejects_non_positive_steps():
     with pytest.raises(ValueError):
         FitConfig(steps=0)
+
+
+def test_the_average_is_a_weighted_mean_from_the_first_step(tiny_config, noisy_rgb):
+    """Bias-corrected: after one step the average is that step's output, not a blend with zero."""
+    model = Hourglass(tiny_config)
+    z = input_noise(8, *padded_size(48, 48, 3), torch.Generator().manual_seed(0))
+    result = fit(model, z, to_tensor(noisy_rgb), FitConfig(steps=1, ema=0.99, precision="fp32"))
+    assert torch.allclose(result.image, result.last)
+
+
+def test_cosine_schedule_stops_moving_the_weights_at_the_end(tiny_config, noisy_rgb):
+    def last_step_change(schedule: str) -> float:
+        torch.manual_seed(0)
+        model = Hourglass(tiny_config)
+        z = input_noise(8, *padded_size(48, 48, 3), torch.Generator().manual_seed(0))
+        config = FitConfig(steps=40, lr=0.02, lr_schedule=schedule, precision="fp32")
+        before = fit(model, z, to_tensor(noisy_rgb), config, record_step=39).recorded
+        params = dict(model.named_parameters())
+        return max(float((params[n].detach() - before[n]).abs().max()) for n in params)
+
+    assert last_step_change("cosine") < 0.05 * last_step_change("constant")
+    with pytest.raises(ValueError):
+        FitConfig(lr_schedule="step")

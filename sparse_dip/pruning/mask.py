@@ -97,10 +97,21 @@ def kept_count(density: float, total: int) -> int:
 
 
 def _keep_top(flat_scores: torch.Tensor, k: int) -> torch.Tensor:
-    """A boolean vector keeping the ``k`` highest scores; ties go to the lower index."""
-    order = torch.sort(flat_scores, descending=True, stable=True).indices
-    keep = torch.zeros_like(flat_scores, dtype=torch.bool)
-    keep[order[:k]] = True
+    """A boolean vector keeping the ``k`` highest scores; ties go to the lower index.
+
+    Selection, not a sort: the k-th highest value is found with ``kthvalue`` (linear time),
+    everything above it is kept and the ties at it are taken in index order.
+    """
+    n = flat_scores.numel()
+    if k <= 0:
+        return torch.zeros_like(flat_scores, dtype=torch.bool)
+    if k >= n:
+        return torch.ones_like(flat_scores, dtype=torch.bool)
+    threshold = torch.kthvalue(flat_scores.cpu(), n - k + 1).values.to(flat_scores.device)
+    keep = flat_scores > threshold
+    missing = k - int(keep.sum())
+    ties = torch.nonzero(flat_scores == threshold).flatten()[:missing]
+    keep[ties] = True
     return keep
 
 

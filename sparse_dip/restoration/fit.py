@@ -6,7 +6,9 @@ enforced (:func:`sparse_dip.pruning.parametrize.apply_mask`), a dense DIP run a 
 Which image is returned: with ``ema`` set, the exponential moving average of the outputs
 (DIP's "output averaging"), because averaging removes the step-to-step jitter of a network
 fitted with Adam and is worth about 0.5 dB here (``BENCHMARKS.md``); without it, the output
-of the last step. Neither is an oracle pick: the best step is only *reported* when a clean
+of the last step. The average starts from zero and is divided by ``1 - ema**step`` (as Adam
+corrects its moments), so it is a proper weighted mean of the outputs so far even in a short
+run; DIP's reference starts it from the first, random output instead. Neither is an oracle pick: the best step is only *reported* when a clean
 reference is given, never used to choose the output.
 """
 
@@ -116,7 +118,8 @@ def fit(
         else None
     )
     generator = generator or torch.Generator(device=device).manual_seed(0)
-    average: torch.Tensor | None = None
+    average: torch.Tensor | None = None  # bias-corrected
+    running: torch.Tensor | None = None
     logged: list[tuple[int, torch.Tensor, torch.Tensor | None, torch.Tensor | None]] = []
     history = FitHistory()
     recorded = None
@@ -142,8 +145,11 @@ def fit(
 
         output = output.detach()
         if config.ema is not None:
-            average = output if average is None else torch.lerp(output, average, config.ema)
+            running = torch.zeros_like(output) if running is None else running
+            running.lerp_(output, 1.0 - config.ema)
         if step % config.log_every == 0 or step == config.steps:
+            if running is not None:
+                average = running / (1.0 - config.ema**step)
             quality = None if clean is None else psnr_torch(output, clean)
             quality_ema = None if clean is None or average is None else psnr_torch(average, clean)
             logged.append((step, loss.detach(), quality, quality_ema))
