@@ -87,14 +87,18 @@ def main() -> int:
         print(f"{name} ...", flush=True)
         return None, None
 
+    stem = f"compare_{args.image}_{args.side}"
+    finished: dict = {}
+
     def report(name: str, row) -> None:
-        print(f"  {name}: final {row.final_psnr:.2f}, best {row.best_psnr:.2f} @ {row.best_step}, "
-              f"{row.seconds:.0f} s", flush=True)
+        best = "" if row.best_psnr is None else f", best {row.best_psnr:.2f} @ {row.best_step}"
+        print(f"  {name}: final {row.final_psnr:.2f}{best}, {row.seconds:.0f} s", flush=True)
+        finished[name] = row.summary()
+        write_results(f"{stem}_partial", f"{len(finished)} methods so far", {"results": finished})
 
     methods = [m for m in args.methods.split(",") if m]
     results = compare(noisy, methods, config, clean=clean, sigma=SIGMA / 255, on_method=announce, on_result=report)
 
-    stem = f"compare_{args.image}_{args.side}"
     curves = {n: (r.history["step"], r.history["psnr_ema"]) for n, r in results.items() if r.history}
     levels = {n: r.final_psnr for n, r in results.items() if not r.history}
     levels["noisy input"] = noisy_psnr
@@ -113,7 +117,7 @@ def main() -> int:
         + results_table(results, noisy_psnr)
         + "\n\n"
         + "\n".join(claims(results))
-        + f"\n\nFit: Adam lr {settings['fit']['lr']}, output EMA {settings['fit']['ema']}, bf16, same seed and "
+        + f"\n\nFit: Adam lr {settings['fit']['lr']}, output EMA {settings['fit']['ema']}, {settings['fit']['precision']}, same seed and "
         f"input for every method; IMP: {args.imp_steps} steps per level, 20 % per level, rewound to init; "
         f"SynFlow: {settings['baseline']['synflow_rounds']} rounds; OES: {settings['oes']['steps']} steps. "
         f"Curves: `{stem}_curves.png`; outputs: `{stem}_grid.png`.\n"

@@ -4,6 +4,7 @@ The main entry points, importable from the package (loaded lazily, so the comman
 ``--help`` does not wait for torch)::
 
     from sparse_dip import denoise, DenoiseConfig, load_image, add_gaussian_noise
+    from sparse_dip import learn_image_mask, save_mask, load_mask   # masks found once, reused
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ _EXPORTS = {
     "denoise": "sparse_dip.restoration.denoise",
     "DenoiseConfig": "sparse_dip.restoration.denoise",
     "DenoiseResult": "sparse_dip.restoration.denoise",
+    "learn_image_mask": "sparse_dip.restoration.denoise",
+    "MaskFile": "sparse_dip.pruning.mask_file",
+    "save_mask": "sparse_dip.pruning.mask_file",
+    "load_mask": "sparse_dip.pruning.mask_file",
     "FitConfig": "sparse_dip.restoration.fit",
     "fit": "sparse_dip.restoration.fit",
     "OESConfig": "sparse_dip.oes",

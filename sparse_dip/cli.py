@@ -95,7 +95,9 @@ def _output_path(path: Path, inputs: list[Path]) -> Path:
 @app.command()
 def denoise(
     noisy: Annotated[Path, typer.Argument(help="The noisy image (PNG, TIFF, JPEG; grayscale or RGB).")],
-    sparsity: Annotated[float, typer.Option(help="Fraction of weights removed, in [0, 1); 0 is dense DIP.")] = 0.95,
+    sparsity: Annotated[
+        Optional[float], typer.Option(help="Fraction of weights removed, in [0, 1); 0 is dense DIP [default: 0.95].")
+    ] = None,
     out: Annotated[Optional[Path], typer.Option(help="Restored image [default: NOISY_denoised.png beside NOISY].")] = None,
     clean: Annotated[Optional[Path], typer.Option(help="Clean reference: track PSNR and report PSNR/SSIM.")] = None,
     steps: Annotated[
@@ -104,8 +106,13 @@ def denoise(
     mask_steps: Annotated[Optional[int], typer.Option(help="OES mask-learning steps [default: 600].")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the weights, input noise and relaxation noise.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    precision: Annotated[str, typer.Option(help="bf16 (autocast) or fp32.")] = "bf16",
+    precision: Annotated[str, typer.Option(help="fp32, or bf16 autocast (faster on some CPUs: BENCHMARKS.md).")] = "fp32",
     report: Annotated[Optional[Path], typer.Option(help="JSON report [default: OUT with .json].")] = None,
+    mask: Annotated[Optional[Path], typer.Option(help="Use this mask file (from find-mask) instead of learning one.")] = None,
+    fresh_init: Annotated[
+        bool, typer.Option("--fresh-init", help="With --mask: new random weights instead of the ones the mask was found on.")
+    ] = False,
+    save_mask: Annotated[Optional[Path], typer.Option(help="Also write the learned mask to this file.")] = None,
 ) -> None:
     """Denoise an image: learn a sparse mask of a random generator (OES), then fit its kept weights."""
     with _user_errors():
@@ -113,13 +120,21 @@ def denoise(
 
         from sparse_dip.files import write_json
         from sparse_dip.images import load_image, save_image
+        from sparse_dip.pruning.mask_file import load_mask, save_mask as write_mask
         from sparse_dip.restoration.denoise import DenoiseConfig, denoise as run_denoise
         from sparse_dip.runtime import resolve_device
 
+        if fresh_init and mask is None:
+            raise InputError("--fresh-init needs --mask")
+        if mask is not None and save_mask is not None:
+            raise InputError("--save-mask writes a learned mask; with --mask nothing is learned")
+        given_mask = load_mask(mask) if mask is not None else None
+        if given_mask is not None and (sparsity is not None or mask_steps is not None):
+            warnings.warn("--sparsity and --mask-steps are ignored: the mask file sets the sparsity", Notice)
         defaults = DenoiseConfig()
         try:
             config = DenoiseConfig(
-                sparsity=sparsity,
+                sparsity=defaults.sparsity if sparsity is None or given_mask else sparsity,
                 seed=seed,
                 device=device,
                 scale_steps=steps is None,
@@ -138,13 +153,16 @@ def denoise(
             raise InputError(
                 f"{clean}: the clean image is {reference.pixels.shape}, the noisy one {source.pixels.shape}"
             )
-        inputs = [noisy] + ([clean] if clean else [])
+        inputs = [noisy] + ([clean] if clean else []) + ([mask] if mask else [])
         out = _output_path(out or noisy.with_name(f"{noisy.stem}_denoised.png"), inputs)
         report = _output_path(report or out.with_suffix(".json"), inputs)
+        if save_mask is not None:
+            save_mask = _output_path(save_mask, inputs + [out, report])
+        learns = given_mask is None and config.sparsity > 0
 
         started = time.perf_counter()
         with _progress() as progress:
-            mask_task = progress.add_task("OES mask", total=config.oes.steps if sparsity > 0 else 0, info="")
+            mask_task = progress.add_task(f"{config.method} mask" if learns else "mask", total=config.oes.steps if learns else 0, info="")
             fit_task = progress.add_task(
                 "fit", total=config.fit_steps_for(source.pixels.shape), info="", start=False
             )
@@ -167,10 +185,18 @@ def denoise(
                 clean=None if reference is None else reference.pixels,
                 on_mask_step=on_mask,
                 on_fit_step=on_fit,
+                mask=given_mask,
+                fresh_init=fresh_init,
             )
         save_image(out, result.image, bits=source.bits)
+        if save_mask is not None and result.mask_file is not None:
+            result.mask_file.info["source"]["file"] = str(noisy)
+            write_mask(save_mask, result.mask_file)
         summary = {**result.report, "seconds": time.perf_counter() - started}
-        summary.update(noisy=str(noisy), clean=str(clean) if clean else None, output=str(out), command=sys.argv)
+        summary.update(
+            noisy=str(noisy), clean=str(clean) if clean else None, mask=str(mask) if mask else None,
+            output=str(out), command=sys.argv,
+        )
         write_json(report, summary)
         line = f"wrote {out} and {report} in {summary['seconds']:.0f} s"
         if reference is not None:
@@ -194,7 +220,7 @@ def compare(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("comparison"),
     seed: Annotated[int, typer.Option(help="Seed shared by every method (weights, input noise).")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    precision: Annotated[str, typer.Option(help="bf16 (autocast) or fp32.")] = "bf16",
+    precision: Annotated[str, typer.Option(help="fp32, or bf16 autocast (faster on some CPUs: BENCHMARKS.md).")] = "fp32",
 ) -> None:
     """Compare dense DIP, Sparse-DIP with each mask method and classic denoisers on one image."""
     with _user_errors():
@@ -317,6 +343,98 @@ def compare(
             save_figure(psnr_curves(curves, levels, title=f"{noisy.name}: PSNR against fitting step"), folder / "psnr_curves.png")
         typer.echo(results_table(results, noisy_psnr))
         typer.echo(f"wrote {folder}/ (results.json, results.md, grid.png{', psnr_curves.png' if reference is not None else ''}, one image per method)")
+
+
+@app.command("find-mask")
+def find_mask(
+    image: Annotated[Path, typer.Argument(help="The (noisy) image the mask is learned on.")],
+    sparsity: Annotated[float, typer.Option(help="Fraction of weights removed, in (0, 1).")] = 0.95,
+    out: Annotated[Optional[Path], typer.Option(help="Mask file [default: IMAGE.mask beside IMAGE].")] = None,
+    method: Annotated[str, typer.Option(help="oes, random, magnitude, snip, grasp, synflow or imp.")] = "oes",
+    mask_steps: Annotated[Optional[int], typer.Option(help="OES mask-learning steps [default: 600].")] = None,
+    imp_steps: Annotated[Optional[int], typer.Option(help="Fitting steps per IMP level [default: 1000].")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the weights and input noise (stored in the mask file).")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    precision: Annotated[str, typer.Option(help="fp32, or bf16 autocast (faster on some CPUs: BENCHMARKS.md).")] = "fp32",
+) -> None:
+    """Learn a mask on an image and save it, for `denoise --mask` on this or other images."""
+    with _user_errors():
+        from dataclasses import replace
+
+        from sparse_dip.images import load_image
+        from sparse_dip.pruning.mask_file import save_mask
+        from sparse_dip.restoration.denoise import DenoiseConfig, learn_image_mask
+        from sparse_dip.restoration.masks import BaselineConfig
+        from sparse_dip.runtime import resolve_device
+
+        if not 0.0 < sparsity < 1.0:
+            raise InputError(f"--sparsity must be in (0, 1) for a mask, got {sparsity}")
+        defaults = DenoiseConfig()
+        try:
+            config = DenoiseConfig(
+                sparsity=sparsity,
+                method=method,
+                seed=seed,
+                device=device,
+                oes=replace(defaults.oes, precision=precision, **({"steps": mask_steps} if mask_steps is not None else {})),
+                fit=replace(defaults.fit, precision=precision),
+                baseline=BaselineConfig(**({"imp_steps": imp_steps} if imp_steps is not None else {})),
+            )
+            resolve_device(device)
+        except ValueError as error:
+            raise InputError(str(error)) from None
+        source = load_image(image)
+        out = _output_path(out or image.with_suffix(".mask"), [image])
+        started = time.perf_counter()
+        with _progress() as progress:
+            total = config.oes.steps if method == "oes" else None
+            task = progress.add_task(f"{method} mask", total=total, info="")
+
+            def on_step(step: int, value: float) -> None:
+                progress.update(task, completed=step, info=f"level {step}" if method == "imp" else f"loss {value:.4g}")
+
+            found = learn_image_mask(source.pixels, config, on_mask_step=on_step)
+            progress.update(task, total=1, completed=1)
+        found.info["source"]["file"] = str(image)
+        found.info["command"] = sys.argv
+        save_mask(out, found)
+        typer.echo(
+            f"wrote {out} ({out.stat().st_size / 1024:.0f} KB): {method} mask, density {found.mask.density:.4f}, "
+            f"seed {seed}, in {time.perf_counter() - started:.0f} s"
+        )
+
+
+@app.command("inspect-mask")
+def inspect_mask(
+    mask: Annotated[Path, typer.Argument(help="A mask file.")],
+    plot: Annotated[Optional[Path], typer.Option(help="Write a bar chart of the kept fraction per layer.")] = None,
+) -> None:
+    """Print a mask file's header and its per-layer density."""
+    with _user_errors():
+        import json
+
+        from sparse_dip.plots import density_bars, layer_labels, save_figure
+        from sparse_dip.pruning.mask_file import FORMAT_VERSION, load_mask
+
+        loaded = load_mask(mask)
+        if plot is not None:
+            plot = _output_path(plot, [mask])
+        info = {k: v for k, v in loaded.info.items() if k not in ("settings", "versions")}
+        typer.echo(f"{mask}: sparse-dip mask, format version {FORMAT_VERSION}")
+        typer.echo(f"kept {loaded.mask.kept} of {loaded.mask.total} weights (density {loaded.mask.density:.4f})")
+        for key, value in info.items():
+            typer.echo(f"  {key}: {json.dumps(value)}")
+        if "versions" in loaded.info:
+            typer.echo("  versions: " + ", ".join(f"{k} {v}" for k, v in loaded.info["versions"].items()))
+        labels = layer_labels({n: tuple(t.shape) for n, t in loaded.mask.items()})
+        typer.echo(f"{'layer':<36} {'kept':>9} {'of':>9} {'density':>8}")
+        for name, tensor in loaded.mask.items():
+            typer.echo(f"{labels[name]:<36} {int(tensor.sum()):>9} {tensor.numel():>9} {float(tensor.float().mean()):>8.4f}")
+        if plot is not None:
+            per_layer = {labels[n]: d for n, d in loaded.mask.density_per_layer().items()}
+            title = f"{mask.name}: kept fraction per layer (overall {loaded.mask.density:.3f})"
+            save_figure(density_bars({mask.name: per_layer}, title), plot)
+            typer.echo(f"wrote {plot}")
 
 
 @app.command("add-noise")

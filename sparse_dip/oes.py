@@ -49,7 +49,7 @@ class OESConfig:
     temperature: float = 0.2
     kl: float = 1e-9
     include: Literal["weights", "all"] = "weights"
-    precision: Precision = "bf16"
+    precision: Precision = "fp32"
 
     def __post_init__(self) -> None:
         if self.steps < 1:

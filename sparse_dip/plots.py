@@ -62,3 +62,36 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> None:
     with atomic_path(path) as temporary:
         fig.savefig(temporary, dpi=dpi)
     plt.close(fig)
+
+
+def density_bars(densities: Mapping[str, Mapping[str, float]], title: str = "Kept fraction per layer"):
+    """Grouped bars of the kept fraction per layer: ``{mask name: {layer label: fraction}}``."""
+    plt = _pyplot()
+    layers = list(next(iter(densities.values())))
+    width = 0.8 / len(densities)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(layers) + 2), 4.5))
+    positions = np.arange(len(layers))
+    for i, (name, per_layer) in enumerate(densities.items()):
+        ax.bar(positions + (i - (len(densities) - 1) / 2) * width, [per_layer.get(n, 0.0) for n in layers], width, label=name)
+    ax.set_xticks(positions, layers, rotation=70, ha="right", fontsize=7)
+    ax.set_ylabel("kept fraction")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    if len(densities) > 1:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+
+def layer_labels(shapes: Mapping[str, tuple[int, ...]]) -> dict[str, str]:
+    """Short labels for parameter names: ``"3: conv 5x5 16>32"`` for a weight of shape ``[32, 16, 5, 5]``."""
+    labels = {}
+    for i, (name, shape) in enumerate(shapes.items(), start=1):
+        if len(shape) == 4:
+            labels[name] = f"{i}: conv {shape[2]}x{shape[3]} {shape[1]}>{shape[0]}"
+        elif len(shape) == 2:
+            labels[name] = f"{i}: linear {shape[1]}>{shape[0]}"
+        else:
+            labels[name] = f"{i}: {name}"
+    return labels

@@ -47,14 +47,15 @@ def stream(seed: int, name: str, device: torch.device | str = "cpu") -> torch.Ge
     return torch.Generator(device=device).manual_seed(int(state[0] >> np.uint64(1)))
 
 
-def seeded_init(seed: int, build):
+def seeded_init(seed: int, build, purpose: str = "weights"):
     """Call ``build()`` with torch's global generator seeded from ``seed``, leaving it untouched after.
 
     ``torch.nn`` layers draw their initial weights from the global generator; this keeps that
-    draw reproducible without changing any caller's random state.
+    draw reproducible without changing any caller's random state. Another ``purpose`` draws
+    other weights from the same seed.
     """
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(stream(seed, "weights").initial_seed())
+        torch.manual_seed(stream(seed, purpose).initial_seed())
         return build()
 
 

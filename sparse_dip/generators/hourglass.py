@@ -66,6 +66,11 @@ class HourglassConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, values: dict) -> HourglassConfig:
+        """The inverse of :meth:`to_dict` (lists from JSON become tuples)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
 
 def _conv(in_ch: int, out_ch: int, kernel: int) -> nn.Sequential:
     """A reflection-padded convolution with bias."""

@@ -6,6 +6,7 @@ This is the Python API behind ``sparse-dip denoise``; notebooks call :func:`deno
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from sparse_dip.generators.hourglass import Hourglass, HourglassConfig, crop, in
 from sparse_dip.images import to_array, to_tensor
 from sparse_dip.oes import OESConfig
 from sparse_dip.pruning.mask import Mask
+from sparse_dip.pruning.mask_file import MaskFile, MaskFileError
 from sparse_dip.pruning.parametrize import apply_mask
 from sparse_dip.restoration.fit import Callback, FitConfig, FitResult, fit
 from sparse_dip.restoration.masks import METHODS, BaselineConfig, find_mask
@@ -89,12 +91,14 @@ class DenoiseConfig:
 
 @dataclass
 class DenoiseResult:
-    """The restored image (``H x W x C`` float32 in ``[0, 1]``), the mask (None if dense), the fit, the report."""
+    """The restored image (``H x W x C`` float32 in ``[0, 1]``), the mask (None if dense), the fit,
+    the report, and the mask with what made it, ready for :func:`~sparse_dip.pruning.mask_file.save_mask`."""
 
     image: np.ndarray
     mask: Mask | None
     fit: FitResult
     report: dict
+    mask_file: MaskFile | None = None
 
 
 def scaled_fit_steps(steps: int, height: int, width: int, channels: int) -> int:
@@ -142,71 +146,189 @@ def _mask_input(z: torch.Tensor, view: torch.Tensor, levels: int, config: Denois
     return noise.clone(memory_format=torch.channels_last if config.channels_last else torch.contiguous_format)
 
 
+@dataclass
+class _Setup:
+    """A run's generator, its input and the image view a mask is learned on."""
+
+    device: torch.device
+    observation: torch.Tensor
+    generator: HourglassConfig
+    model: Hourglass
+    z: torch.Tensor
+    mask_target: torch.Tensor
+
+
+def _check_image(noisy: np.ndarray) -> None:
+    if noisy.ndim != 3 or noisy.shape[2] not in (1, 3):
+        raise InputError(f"expected an H x W x 1 or H x W x 3 image, got shape {noisy.shape}")
+
+
+def _setup(
+    noisy: np.ndarray, config: DenoiseConfig, mask: MaskFile | None = None, fresh_init: bool = False
+) -> _Setup:
+    """Build the generator for ``noisy``: its own depth and seed, or those stored with ``mask``."""
+    _check_image(noisy)
+    device = resolve_device(config.device)
+    observation = to_tensor(noisy, device)
+    learn = mask is None and config.sparsity > 0
+    mask_target = mask_view(observation, config.mask_side, config.mask_view) if learn else observation
+    if mask is None:
+        levels = levels_for(*mask_target.shape[-2:], config.generator.levels)
+        if levels == 0:
+            raise InputError(f"a {noisy.shape[0]}x{noisy.shape[1]} image is too small (at least 6x6 pixels)")
+        generator = HourglassConfig(**{**config.generator.to_dict(), "out_channels": noisy.shape[2]}).with_levels(levels)
+        init_seed = config.seed
+    else:
+        generator = _generator_of(mask, noisy.shape, config)
+        init_seed = int(mask.info.get("init_seed", config.seed))
+    purpose = "fresh weights" if fresh_init else "weights"
+    model = seeded_init(config.seed if fresh_init else init_seed, lambda: Hourglass(generator), purpose).to(device)
+    if mask is not None:
+        try:
+            mask.mask.check_against(model)
+        except ValueError as error:
+            raise MaskFileError(f"the mask does not fit its own generator: {error}") from None
+    z = input_noise(
+        generator.input_depth, *padded_size(*noisy.shape[:2], generator.levels), stream(config.seed, "input")
+    ).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        z = z.contiguous(memory_format=torch.channels_last)
+    return _Setup(device, observation, generator, model, z, mask_target)
+
+
+def _generator_of(mask: MaskFile, shape: tuple[int, ...], config: DenoiseConfig) -> HourglassConfig:
+    """The generator ``mask`` was found on, checked against the image and the run's configuration."""
+    try:
+        stored = HourglassConfig.from_dict(mask.info["generator"])
+    except (KeyError, TypeError, ValueError):
+        raise MaskFileError("the mask file does not say which generator it is for") from None
+    if stored.out_channels != shape[2]:
+        raise InputError(
+            f"the mask is for {stored.out_channels}-channel images, this image has {shape[2]} channel(s)"
+        )
+    if stored.levels > config.generator.levels:
+        raise InputError(f"the mask is for a {stored.levels}-level generator, the run allows {config.generator.levels}")
+    wanted = HourglassConfig(**{**config.generator.to_dict(), "out_channels": shape[2]}).with_levels(stored.levels)
+    if wanted != stored:
+        differences = ", ".join(
+            f"{k} {v} (run: {wanted.to_dict()[k]})" for k, v in stored.to_dict().items() if wanted.to_dict()[k] != v
+        )
+        raise InputError(f"the mask is for another generator: {differences}")
+    if levels_for(shape[0], shape[1], stored.levels) < stored.levels:
+        raise InputError(
+            f"the mask is for a {stored.levels}-level generator, which needs images of at least "
+            f"{3 * 2**stored.levels} px a side; this one is {shape[0]}x{shape[1]}"
+        )
+    return stored
+
+
+def _learn(setup: _Setup, config: DenoiseConfig, on_mask_step: Callable[[int, float], None] | None) -> Mask:
+    return find_mask(
+        config.method,
+        setup.model,
+        _mask_input(setup.z, setup.mask_target, setup.generator.levels, config),
+        setup.mask_target,
+        1.0 - config.sparsity,
+        seed=config.seed,
+        oes=config.oes,
+        baseline=config.baseline,
+        fit_config=config.fit,
+        on_step=on_mask_step,
+    )
+
+
+def _mask_info(mask: Mask, noisy: np.ndarray, setup: _Setup, config: DenoiseConfig, seconds: float) -> dict:
+    """What a mask file records about the mask found in this run."""
+    settings = config.to_dict()
+    return {
+        "method": config.method,
+        "sparsity": config.sparsity,
+        "density": mask.density,
+        "generator": setup.generator.to_dict(),
+        "init_seed": config.seed,
+        "noise_seed": config.seed,
+        "settings": {k: settings[k] for k in ("method", "seed", "oes", "baseline", "fit", "mask_side", "mask_view")},
+        "source": {
+            "height": noisy.shape[0],
+            "width": noisy.shape[1],
+            "channels": noisy.shape[2],
+            "sha256": hashlib.sha256(np.ascontiguousarray(noisy, dtype=np.float32).tobytes()).hexdigest(),
+            "mask_image_size": list(setup.mask_target.shape[-2:]),
+        },
+        "versions": versions(),
+        "seconds": seconds,
+    }
+
+
+def learn_image_mask(
+    noisy: np.ndarray,
+    config: DenoiseConfig = DenoiseConfig(),
+    on_mask_step: Callable[[int, float], None] | None = None,
+) -> MaskFile:
+    """The mask phase of :func:`denoise` alone: the mask ``config.method`` finds for ``noisy``.
+
+    ``denoise(noisy, config, mask=learn_image_mask(noisy, config))`` gives the same image as
+    ``denoise(noisy, config)``.
+    """
+    if config.sparsity == 0:
+        raise InputError("a mask needs a sparsity above 0")
+    started = time.perf_counter()
+    setup = _setup(noisy, config)
+    mask = _learn(setup, config, on_mask_step)
+    return MaskFile(mask, _mask_info(mask, noisy, setup, config, time.perf_counter() - started))
+
+
 def denoise(
     noisy: np.ndarray,
     config: DenoiseConfig = DenoiseConfig(),
     clean: np.ndarray | None = None,
     on_mask_step: Callable[[int, float], None] | None = None,
     on_fit_step: Callback | None = None,
+    mask: MaskFile | None = None,
+    fresh_init: bool = False,
 ) -> DenoiseResult:
     """Restore ``noisy`` (``H x W x C`` in ``[0, 1]``, C = 1 or 3) with a sparse deep image prior.
 
     With ``clean`` (same shape), PSNR is tracked during the fit and PSNR/SSIM are reported.
     ``on_mask_step(step, loss)`` and ``on_fit_step(step, values)`` report progress.
+
+    With ``mask`` (from :func:`learn_image_mask` or a mask file), no mask is learned: the
+    generator is the one the mask was found on, its weights regenerated from the mask's seed
+    (``fresh_init``: drawn anew from ``config.seed``), and ``config.sparsity`` is the mask's.
+    The input noise is drawn from ``config.seed`` at this image's size.
     """
     started = time.perf_counter()
-    if noisy.ndim != 3 or noisy.shape[2] not in (1, 3):
-        raise InputError(f"expected an H x W x 1 or H x W x 3 image, got shape {noisy.shape}")
+    _check_image(noisy)
     if clean is not None and clean.shape != noisy.shape:
         raise InputError(f"the clean image is {clean.shape}, the noisy one {noisy.shape}")
-    device = resolve_device(config.device)
-    observation = to_tensor(noisy, device)
-    reference = None if clean is None else to_tensor(clean, device)
-    mask_target = (
-        mask_view(observation, config.mask_side, config.mask_view) if config.sparsity > 0 else observation
-    )
+    if fresh_init and mask is None:
+        raise InputError("fresh_init applies to a given mask only")
+    if mask is not None:
+        config = replace(config, sparsity=1.0 - mask.mask.density, method=str(mask.info.get("method", config.method)))
+    setup = _setup(noisy, config, mask, fresh_init)
+    reference = None if clean is None else to_tensor(clean, setup.device)
 
-    levels = levels_for(*mask_target.shape[-2:], config.generator.levels)
-    if levels == 0:
-        raise InputError(f"a {noisy.shape[0]}x{noisy.shape[1]} image is too small (at least 6x6 pixels)")
-    generator_config = HourglassConfig(
-        **{**config.generator.to_dict(), "out_channels": noisy.shape[2]}
-    ).with_levels(levels)
-    model = seeded_init(config.seed, lambda: Hourglass(generator_config)).to(device)
-    z = input_noise(
-        generator_config.input_depth, *padded_size(*noisy.shape[:2], levels), stream(config.seed, "input")
-    ).to(device)
-    if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        z = z.contiguous(memory_format=torch.channels_last)
-
-    mask = None
+    mask_info = None if mask is None else mask.info
+    found = None if mask is None else mask.mask
     mask_started = time.perf_counter()
-    if config.sparsity > 0:
-        mask = find_mask(
-            config.method,
-            model,
-            _mask_input(z, mask_target, levels, config),
-            mask_target,
-            1.0 - config.sparsity,
-            seed=config.seed,
-            oes=config.oes,
-            baseline=config.baseline,
-            fit_config=config.fit,
-            on_step=on_mask_step,
-        )
-        apply_mask(model, mask)
+    if mask is None and config.sparsity > 0:
+        found = _learn(setup, config, on_mask_step)
     mask_seconds = time.perf_counter() - mask_started
+    if mask is None and found is not None:
+        mask_info = _mask_info(found, noisy, setup, config, mask_seconds)
+    if found is not None:
+        apply_mask(setup.model, found)
 
     fit_config = replace(config.fit, steps=config.fit_steps_for(noisy.shape))
     fit_started = time.perf_counter()
     result = fit(
-        model,
-        z,
-        observation,
+        setup.model,
+        setup.z,
+        setup.observation,
         fit_config,
         clean=reference,
-        generator=stream(config.seed, "perturbation", device),
+        generator=stream(config.seed, "perturbation", setup.device),
         callback=on_fit_step,
     )
     fit_seconds = time.perf_counter() - fit_started
@@ -217,13 +339,14 @@ def denoise(
         "seed": config.seed,
         "settings": config.to_dict(),
         "versions": versions(),
-        "device": str(device),
+        "device": str(setup.device),
         "image": {"height": noisy.shape[0], "width": noisy.shape[1], "channels": noisy.shape[2]},
-        "levels": levels,
-        "mask_image_size": list(mask_target.shape[-2:]),
+        "levels": setup.generator.levels,
+        "mask_image_size": list(setup.mask_target.shape[-2:]),
+        "mask_source": None if mask is None else {"fresh_init": fresh_init, **mask.info},
         "returned": "ema" if fit_config.ema is not None else "last",
-        "density": 1.0 if mask is None else mask.density,
-        "density_per_layer": {} if mask is None else mask.density_per_layer(),
+        "density": 1.0 if found is None else found.density,
+        "density_per_layer": {} if found is None else found.density_per_layer(),
         "mask_seconds": mask_seconds,
         "fit_seconds": fit_seconds,
         "fit_steps": fit_config.steps,
@@ -245,4 +368,5 @@ def denoise(
     else:
         report["history"] = result.history.to_dict()
     report["seconds"] = time.perf_counter() - started
-    return DenoiseResult(image=image, mask=mask, fit=result, report=report)
+    mask_file = None if found is None else MaskFile(found, mask_info or {})
+    return DenoiseResult(image=image, mask=found, fit=result, report=report, mask_file=mask_file)

@@ -36,7 +36,7 @@ class FitConfig:
     ema: float | None = 0.99
     input_noise_std: float = 0.0
     weight_decay: float = 0.0
-    precision: Precision = "bf16"
+    precision: Precision = "fp32"
     log_every: int = 50
 
     def __post_init__(self) -> None:
