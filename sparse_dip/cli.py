@@ -10,12 +10,13 @@ from __future__ import annotations
 import sys
 import time
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from sparse_dip.classify_cli import classify_app
+from sparse_dip.cli_common import output_folder, output_path, progress_bars, user_errors
 from sparse_dip.errors import InputError, Notice
 
 app = typer.Typer(
@@ -24,72 +25,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"sparse-dip: error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _notices():
-    """Show :class:`Notice` warnings as one line each on stderr; pass other warnings through."""
-    recorded: list[warnings.WarningMessage] = []
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", Notice)
-            try:
-                yield
-            finally:
-                recorded = list(caught)
-    finally:
-        for warning in recorded:
-            if issubclass(warning.category, Notice):
-                typer.echo(f"sparse-dip: note: {warning.message}", err=True)
-            else:
-                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-
-
-@contextmanager
-def _user_errors():
-    """Turn expected failures into one line on stderr and a non-zero exit."""
-    try:
-        with _notices():
-            yield
-    except InputError as error:
-        _fail(str(error))
-    except KeyboardInterrupt:
-        _fail("interrupted; no output was written (run the command again to start over)", 130)
-    except MemoryError:
-        _fail("out of memory: try a smaller image or --device cuda")
-
-
-def _output_folder(path: Path, inputs: list[Path]) -> Path:
-    """``path`` as an output folder, created if missing; never an input file or an existing file."""
-    for given in inputs:
-        if given.exists() and path.resolve() == given.resolve():
-            raise InputError(f"{path}: refusing to overwrite an input file")
-    if path.exists() and not path.is_dir():
-        raise InputError(f"{path}: exists and is not a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"{path}: cannot create folder ({error.strerror})") from None
-    return path
-
-
-def _output_path(path: Path, inputs: list[Path]) -> Path:
-    """``path``, once checked not to be an input, with its folder created if missing."""
-    for given in inputs:
-        if given.exists() and path.resolve() == given.resolve():
-            raise InputError(f"{path}: refusing to overwrite an input file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give a file name")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"{path}: cannot create folder {path.parent} ({error.strerror})") from None
-    return path
+app.add_typer(classify_app, name="classify")
 
 
 @app.command()
@@ -115,7 +51,7 @@ def denoise(
     save_mask: Annotated[Optional[Path], typer.Option(help="Also write the learned mask to this file.")] = None,
 ) -> None:
     """Denoise an image: learn a sparse mask of a random generator (OES), then fit its kept weights."""
-    with _user_errors():
+    with user_errors():
         from dataclasses import replace
 
         from sparse_dip.files import write_json
@@ -154,14 +90,14 @@ def denoise(
                 f"{clean}: the clean image is {reference.pixels.shape}, the noisy one {source.pixels.shape}"
             )
         inputs = [noisy] + ([clean] if clean else []) + ([mask] if mask else [])
-        out = _output_path(out or noisy.with_name(f"{noisy.stem}_denoised.png"), inputs)
-        report = _output_path(report or out.with_suffix(".json"), inputs)
+        out = output_path(out or noisy.with_name(f"{noisy.stem}_denoised.png"), inputs)
+        report = output_path(report or out.with_suffix(".json"), inputs)
         if save_mask is not None:
-            save_mask = _output_path(save_mask, inputs + [out, report])
+            save_mask = output_path(save_mask, inputs + [out, report])
         learns = given_mask is None and config.sparsity > 0
 
         started = time.perf_counter()
-        with _progress() as progress:
+        with progress_bars() as progress:
             mask_task = progress.add_task(f"{config.method} mask" if learns else "mask", total=config.oes.steps if learns else 0, info="")
             fit_task = progress.add_task(
                 "fit", total=config.fit_steps_for(source.pixels.shape), info="", start=False
@@ -223,7 +159,7 @@ def compare(
     precision: Annotated[str, typer.Option(help="fp32, or bf16 autocast (faster on some CPUs: BENCHMARKS.md).")] = "fp32",
 ) -> None:
     """Compare dense DIP, Sparse-DIP with each mask method and classic denoisers on one image."""
-    with _user_errors():
+    with user_errors():
         from dataclasses import replace
 
         from sparse_dip import metrics
@@ -261,11 +197,11 @@ def compare(
         if reference is not None and reference.pixels.shape != source.pixels.shape:
             raise InputError(f"{clean}: the clean image is {reference.pixels.shape}, the noisy one {source.pixels.shape}")
         inputs = [noisy] + ([clean] if clean else [])
-        folder = _output_folder(out, inputs)
+        folder = output_folder(out, inputs)
 
         fit_total = config.fit_steps_for(source.pixels.shape)
         started = time.perf_counter()
-        with _progress() as progress:
+        with progress_bars() as progress:
             tasks: dict[str, tuple] = {}  # name: (task id, total)
 
             def on_method(name: str):
@@ -358,7 +294,7 @@ def find_mask(
     precision: Annotated[str, typer.Option(help="fp32, or bf16 autocast (faster on some CPUs: BENCHMARKS.md).")] = "fp32",
 ) -> None:
     """Learn a mask on an image and save it, for `denoise --mask` on this or other images."""
-    with _user_errors():
+    with user_errors():
         from dataclasses import replace
 
         from sparse_dip.images import load_image
@@ -384,9 +320,9 @@ def find_mask(
         except ValueError as error:
             raise InputError(str(error)) from None
         source = load_image(image)
-        out = _output_path(out or image.with_suffix(".mask"), [image])
+        out = output_path(out or image.with_suffix(".mask"), [image])
         started = time.perf_counter()
-        with _progress() as progress:
+        with progress_bars() as progress:
             total = config.oes.steps if method == "oes" else None
             task = progress.add_task(f"{method} mask", total=total, info="")
 
@@ -410,7 +346,7 @@ def inspect_mask(
     plot: Annotated[Optional[Path], typer.Option(help="Write a bar chart of the kept fraction per layer.")] = None,
 ) -> None:
     """Print a mask file's header and its per-layer density."""
-    with _user_errors():
+    with user_errors():
         import json
 
         from sparse_dip.plots import density_bars, layer_labels, save_figure
@@ -418,7 +354,7 @@ def inspect_mask(
 
         loaded = load_mask(mask)
         if plot is not None:
-            plot = _output_path(plot, [mask])
+            plot = output_path(plot, [mask])
         info = {k: v for k, v in loaded.info.items() if k not in ("settings", "versions")}
         typer.echo(f"{mask}: sparse-dip mask, format version {FORMAT_VERSION}")
         typer.echo(f"kept {loaded.mask.kept} of {loaded.mask.total} weights (density {loaded.mask.density:.4f})")
@@ -445,29 +381,13 @@ def add_noise(
     out: Annotated[Optional[Path], typer.Option(help="Noisy image [default: CLEAN_noisy.png].")] = None,
 ) -> None:
     """Add white Gaussian noise to an image (8-bit output), to make test inputs."""
-    with _user_errors():
+    with user_errors():
         from sparse_dip.images import add_gaussian_noise, load_image, save_image
 
-        out = _output_path(out or clean.with_name(f"{clean.stem}_noisy.png"), [clean])
+        out = output_path(out or clean.with_name(f"{clean.stem}_noisy.png"), [clean])
         image = load_image(clean)
         save_image(out, add_gaussian_noise(image.pixels, sigma, seed), bits=8)
         typer.echo(f"wrote {out} (sigma {sigma:g}, seed {seed})")
-
-
-@contextmanager
-def _progress():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    with Progress(
-        TextColumn("{task.description:<8}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[info]}"),
-        transient=False,
-    ) as progress:
-        yield progress
 
 
 def main() -> None:

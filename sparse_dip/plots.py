@@ -95,3 +95,48 @@ def layer_labels(shapes: Mapping[str, tuple[int, ...]]) -> dict[str, str]:
         else:
             labels[name] = f"{i}: {name}"
     return labels
+
+
+def layer_collapse_plot(curves: Mapping[str, tuple[list[float], list[Mapping[str, float]]]]):
+    """For each method, the remaining fraction of every layer against log10 compression.
+
+    ``curves``: ``{method: (log10 compressions, [{layer: remaining fraction}, ...])}``. Layers
+    are coloured by depth (colorbar); a fraction of zero (a collapsed layer) is drawn at the
+    bottom edge.
+    """
+    plt = _pyplot()
+    from matplotlib import cm, colors
+
+    methods = list(curves)
+    fig, axes = plt.subplots(1, len(methods), figsize=(3.4 * len(methods) + 1.2, 3.6), sharey=True, squeeze=False)
+    first = next(iter(curves.values()))[1][0]
+    norm = colors.Normalize(1, len(first))
+    floor = 1e-7
+    for ax, method in zip(axes[0], methods):
+        xs, fractions = curves[method]
+        for depth, layer in enumerate(first, start=1):
+            ys = [max(f[layer], floor) for f in fractions]
+            ax.plot(xs, ys, color=cm.viridis(norm(depth)), linewidth=1.2)
+        ax.set_yscale("log")
+        ax.set_ylim(floor * 0.8, 1.5)
+        ax.set_title(method)
+        ax.set_xlabel("log10 compression")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("remaining fraction of the layer")
+    fig.colorbar(cm.ScalarMappable(norm=norm, cmap="viridis"), ax=axes[0].tolist(), label="layer (input to output)")
+    return fig
+
+
+def interpolation_plot(paths: Mapping[str, tuple[list[float], list[float]]]):
+    """Test error along the line between two trained copies, one curve per rewind step."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.0))
+    for name, (alphas, errors) in paths.items():
+        ax.plot(alphas, [100 * e for e in errors], marker="o", markersize=3, label=name)
+    ax.set_xlabel("interpolation (0: first copy, 1: second copy)")
+    ax.set_ylabel("test error (%)")
+    ax.set_title("Linear interpolation between two copies trained on different data orders")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

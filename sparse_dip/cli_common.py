@@ -1,0 +1,93 @@
+"""What every command shares: one-line errors, notices, output paths, progress bars."""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+
+from sparse_dip.errors import InputError, Notice
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"sparse-dip: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def notices():
+    """Show :class:`Notice` warnings as one line each on stderr; pass other warnings through."""
+    recorded: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", Notice)
+            try:
+                yield
+            finally:
+                recorded = list(caught)
+    finally:
+        for warning in recorded:
+            if issubclass(warning.category, Notice):
+                typer.echo(f"sparse-dip: note: {warning.message}", err=True)
+            else:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+
+
+@contextmanager
+def user_errors():
+    """Turn expected failures into one line on stderr and a non-zero exit."""
+    try:
+        with notices():
+            yield
+    except InputError as error:
+        fail(str(error))
+    except KeyboardInterrupt:
+        fail("interrupted; no output was written (run the command again to start over)", 130)
+    except MemoryError:
+        fail("out of memory: try a smaller image or --device cuda")
+
+
+def output_folder(path: Path, inputs: list[Path]) -> Path:
+    """``path`` as an output folder, created if missing; never an input file or an existing file."""
+    for given in inputs:
+        if given.exists() and path.resolve() == given.resolve():
+            raise InputError(f"{path}: refusing to overwrite an input file")
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path}: exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"{path}: cannot create folder ({error.strerror})") from None
+    return path
+
+
+def output_path(path: Path, inputs: list[Path]) -> Path:
+    """``path``, once checked not to be an input, with its folder created if missing."""
+    for given in inputs:
+        if given.exists() and path.resolve() == given.resolve():
+            raise InputError(f"{path}: refusing to overwrite an input file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"{path}: cannot create folder {path.parent} ({error.strerror})") from None
+    return path
+
+
+@contextmanager
+def progress_bars():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description:<8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        transient=False,
+    ) as progress:
+        yield progress

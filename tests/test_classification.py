@@ -1,0 +1,180 @@
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from sparse_dip.classification.data import load_cifar, load_digits, synthetic
+from sparse_dip.classification.lottery import imp, interpolate, stability
+from sparse_dip.classification.models import CLASSIFIERS, build_classifier
+from sparse_dip.classification.pruning import compression_grid, layer_collapse, prunable_names, prune_classifier
+from sparse_dip.classification.train import TrainConfig, evaluate, train
+from sparse_dip.cli import app
+from sparse_dip.errors import InputError
+from sparse_dip.pruning.imp import IMPConfig
+from sparse_dip.pruning.parametrize import apply_mask
+from sparse_dip.pruning.prune import make_scorer
+from sparse_dip.pruning.mask_file import load_mask
+
+runner = CliRunner()
+FAST = TrainConfig(epochs=6, batch_size=32, lr=0.05, device="cpu")
+
+
+@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+def test_every_model_maps_images_to_logits(name):
+    channels, side = (1, 8) if name == "small_cnn" else (3, 32)
+    model = build_classifier(name, channels, 7).eval()
+    assert model(torch.randn(2, channels, side, side)).shape == (2, 7)
+
+
+def test_synflow_scores_a_resnet_with_batchnorm_everywhere():
+    # In train mode a single all-ones input normalises to zero: the reference code's failure.
+    model = build_classifier("resnet20")
+    names = prunable_names(model)
+    scores = make_scorer("synflow", model, names, example_input=torch.ones(1, 3, 32, 32)).scores()
+    assert all(float(scores[n].sum()) > 0 for n in names)
+    assert model.training  # the model's own mode is untouched
+
+
+def test_digits_are_real_stratified_and_normalised():
+    data = load_digits()
+    assert data.shape == (1, 8, 8) and data.classes == 10
+    assert len(data.train) + len(data.test) == 1797
+    counts = torch.bincount(data.test.labels, minlength=10)
+    assert counts.min() >= 40  # every class in the test split
+    assert abs(float(data.train.images.mean())) < 1e-4 and abs(float(data.train.images.std()) - 1) < 1e-2
+
+
+def _fake_cifar(folder, batches=5, per_batch=20):
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, batches + 1)] + ["test_batch"]:
+        batch = {b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                 b"labels": [int(x) for x in rng.integers(0, 10, per_batch)], b"batch_label": b"x"}
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (print, ("code ran",))
+
+
+def test_cifar_is_read_from_its_pickles_and_nothing_else_runs(tmp_path, capsys):
+    _fake_cifar(tmp_path / "cifar-10-batches-py")
+    data = load_cifar(tmp_path)
+    assert data.shape == (3, 32, 32) and len(data.train) == 100 and len(data.test) == 20
+    (tmp_path / "cifar-10-batches-py" / "test_batch").write_bytes(pickle.dumps({b"data": _Exploit()}))
+    with pytest.raises(InputError, match="not a readable CIFAR batch"):
+        load_cifar(tmp_path)
+    assert "code ran" not in capsys.readouterr().out
+    with pytest.raises(InputError, match="not found"):
+        load_cifar(tmp_path / "elsewhere")
+
+
+def test_training_learns_and_a_mask_stays_enforced():
+    data = synthetic(seed=1)
+    torch.manual_seed(0)
+    model = build_classifier("small_cnn", 1, data.classes)
+    chance = evaluate(model, data.test)[0]
+    mask = prune_classifier(model, "random", 4.0, data=data)
+    apply_mask(model, mask)
+    result = train(model, data, FAST)
+    assert result.accuracy > max(0.8, chance + 0.3)
+    params = dict(model.named_parameters())
+    for name in mask:
+        module, _, attr = name.rpartition(".")
+        weight = getattr(model.get_submodule(module), attr)
+        assert torch.all(weight[~mask[name]] == 0)
+    assert len(result.history) == FAST.epochs
+
+
+def test_imp_levels_reach_0_8_to_the_k_and_report_accuracy():
+    data = synthetic(seed=2)
+    torch.manual_seed(0)
+    model = build_classifier("small_cnn", 1, data.classes)
+    total = sum(p.numel() for n, p in model.named_parameters() if n in prunable_names(model))
+    levels = imp(model, data, TrainConfig(epochs=2, batch_size=32, device="cpu"), 2, IMPConfig(rewind_step=3))
+    assert [lv.level for lv in levels] == [0, 1, 2]
+    for lv in levels[1:]:
+        assert lv.mask.kept == round(0.8**lv.level * total)
+        assert 0.0 <= lv.result.accuracy <= 1.0
+
+
+def test_stability_of_identical_data_orders_is_exactly_zero():
+    data = synthetic(seed=3)
+    torch.manual_seed(0)
+    model = build_classifier("small_cnn", 1, data.classes)
+    same = stability(model, data, FAST, rewind_step=4, data_seeds=(5, 5), points=5)
+    assert len(same.errors) == 5 and same.instability == 0.0
+    assert len(set(same.errors)) == 1
+    different = stability(model, data, FAST, rewind_step=0, data_seeds=(5, 6), points=5)
+    assert different.instability >= 0.0 and len(set(different.errors)) >= 1
+
+
+def test_interpolation_endpoints_are_the_two_networks():
+    a, b, probe = (build_classifier("small_cnn", 1, 4) for _ in range(3))
+    x = torch.randn(3, 1, 8, 8)
+    for net in (a, b, probe):
+        net.eval()
+    assert torch.allclose(interpolate(a, b, 0.0, probe)(x), a(x))
+    assert torch.allclose(interpolate(a, b, 1.0, probe)(x), b(x))
+
+
+def test_layer_collapse_finds_where_magnitude_empties_a_layer_and_synflow_does_not():
+    def build():
+        torch.manual_seed(0)
+        return build_classifier("small_cnn", 1, 10)
+
+    grid = compression_grid(3.5, 0.5)
+    curves = layer_collapse(build, ["magnitude", "synflow"], grid, shape=(1, 8, 8), rounds=20)
+    magnitude, synflow = curves["magnitude"], curves["synflow"]
+    assert magnitude.critical_log10_compression is not None
+    assert synflow.critical_log10_compression > magnitude.critical_log10_compression
+    first_collapse = grid[grid.index(magnitude.critical_log10_compression) + 1]
+    assert min(magnitude.remaining[grid.index(first_collapse)].values()) == 0.0
+
+
+def test_cli_prune_train_imp_stability_and_collapse(tmp_path):
+    mask = tmp_path / "m.mask"
+    result = runner.invoke(app, ["classify", "prune", "--model", "small_cnn", "--method", "synflow",
+                                 "--compression", "10", "--iterations", "5", "--out", str(mask)])
+    assert result.exit_code == 0, result.output
+    loaded = load_mask(mask)
+    assert loaded.mask.density == pytest.approx(0.1, abs=1e-4) and loaded.info["method"] == "synflow"
+
+    common = ["--model", "small_cnn", "--dataset", "synthetic", "--epochs", "1", "--batch-size", "32", "--device", "cpu"]
+    trained = runner.invoke(app, ["classify", "train", "--out", str(tmp_path / "t"), *common])
+    assert trained.exit_code == 0, trained.output
+    report = json.loads((tmp_path / "t" / "results.json").read_text())
+    assert 0 <= report["accuracy"] <= 1 and report["history"]
+
+    levels = runner.invoke(app, ["classify", "imp", "--levels", "2", "--rewind-step", "2", "--out", str(tmp_path / "i"), *common])
+    assert levels.exit_code == 0, levels.output
+    assert len(json.loads((tmp_path / "i" / "results.json").read_text())["levels"]) == 3
+
+    stable = runner.invoke(app, ["classify", "stability", "--rewind-step", "0", "--rewind-step", "4", "--points", "4",
+                                 "--out", str(tmp_path / "s"), *common])
+    assert stable.exit_code == 0, stable.output
+    assert set(json.loads((tmp_path / "s" / "results.json").read_text())["results"]) == {"0", "4"}
+    assert (tmp_path / "s" / "interpolation.png").stat().st_size > 0
+
+    swept = runner.invoke(app, ["classify", "collapse", "--model", "small_cnn", "--dataset", "synthetic",
+                                "--methods", "magnitude,synflow", "--max-log10", "2", "--step", "1",
+                                "--iterations", "5", "--out", str(tmp_path / "c")])
+    assert swept.exit_code == 0, swept.output
+    results = json.loads((tmp_path / "c" / "results.json").read_text())
+    assert set(results) == {"magnitude", "synflow"} and "critical_log10_compression" in results["synflow"]
+
+
+def test_cli_classify_bad_input_is_one_line(tmp_path):
+    for args, needle in [
+        (["classify", "train", "--dataset", "cifar10", "--data-dir", str(tmp_path)], "not found"),
+        (["classify", "prune", "--model", "vgg99", "--data-free", "--out", str(tmp_path / "m.mask")], "unknown model"),
+        (["classify", "collapse", "--methods", "snap", "--out", str(tmp_path / "c")], "unknown method"),
+    ]:
+        result = runner.invoke(app, args)
+        assert result.exit_code != 0
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and needle in lines[0], result.stderr
