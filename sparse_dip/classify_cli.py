@@ -165,44 +165,57 @@ def collapse(
 def train_command(
     model: ModelOption = "small_cnn",
     mask: Annotated[Optional[Path], typer.Option(help="Train under this mask (from classify prune).")] = None,
+    recipe: Annotated[str, typer.Option(help="default, or tost (all four ToST techniques; flags below override).")] = "default",
+    ghost_neurons: Annotated[Optional[bool], typer.Option("--ghost-neurons/--no-ghost-neurons", help="Swish blended into ReLU early.")] = None,
+    ghost_skips: Annotated[Optional[bool], typer.Option("--ghost-skips/--no-ghost-skips", help="Dense 1x1 branches faded out early.")] = None,
+    rescale_init: Annotated[Optional[bool], typer.Option("--rescale-init/--no-rescale-init", help="Kept weights x 1/sqrt(layer density).")] = None,
+    label_smoothing: Annotated[Optional[float], typer.Option(help="Label smoothing alpha [default: 0, or 0.1 with tost].")] = None,
+    ghost_epochs: Annotated[float, typer.Option(help="Epochs over which ghosts fade out.")] = 5.0,
     dataset: DatasetOption = None,
     data_dir: DataDirOption = None,
     epochs: Annotated[int, typer.Option(help="Epochs.")] = 20,
     lr: Annotated[float, typer.Option(help="Peak SGD learning rate.")] = 0.05,
     batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = 64,
-    label_smoothing: Annotated[float, typer.Option(help="Label smoothing alpha.")] = 0.0,
     schedule: Annotated[str, typer.Option(help="cosine or step.")] = "cosine",
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("train"),
     seed: SeedOption = 0,
     device: DeviceOption = "auto",
 ) -> None:
-    """Train a classifier, dense or under a mask; report test accuracy per epoch."""
+    """Train a classifier, dense or under a mask, with the default or the ToST recipe."""
     with user_errors():
-        from sparse_dip.classification.train import train
+        from sparse_dip.classification.tost import NO_TOST, ToSTConfig, train_sparse
         from sparse_dip.files import write_json
         from sparse_dip.pruning.mask_file import load_mask
-        from sparse_dip.pruning.parametrize import apply_mask
 
+        if recipe not in ("default", "tost"):
+            raise InputError(f"--recipe must be default or tost, got {recipe!r}")
+        base = ToSTConfig() if recipe == "tost" else NO_TOST
+        tost = _checked(lambda: ToSTConfig(
+            ghost_neurons=base.ghost_neurons if ghost_neurons is None else ghost_neurons,
+            ghost_skips=base.ghost_skips if ghost_skips is None else ghost_skips,
+            rescale_init=base.rescale_init if rescale_init is None else rescale_init,
+            label_smoothing=base.label_smoothing if label_smoothing is None else label_smoothing,
+            ghost_epochs=ghost_epochs,
+        ))
         loaded = load_mask(mask) if mask else None
         data = _dataset(dataset, data_dir, seed)
-        config = _train_config(epochs, lr, batch_size, label_smoothing, schedule, device)
+        config = _train_config(epochs, lr, batch_size, 0.0, schedule, device)
         folder = output_folder(out, [mask] if mask else [])
         init_seed = int(loaded.info.get("init_seed", seed)) if loaded else seed
         net = _model(model, data.shape, data.classes, init_seed)
         if loaded is not None:
             _checked(lambda: loaded.mask.check_against(net))
-            apply_mask(net, loaded.mask)
         with progress_bars() as progress:
             task = progress.add_task("train", total=None, info="")
-            result = train(
-                net, data, config,
+            result = train_sparse(
+                net, data, config, loaded.mask if loaded else None, tost,
                 on_step=lambda step, total: progress.update(task, completed=step, total=total),
                 on_epoch=lambda e: progress.update(task, info=f"epoch {e['epoch']}: test {100 * e['test_accuracy']:.1f} %"),
             )
         write_json(folder / "results.json", _run_record(
             model=model, dataset=data.name, mask=str(mask) if mask else None,
             density=loaded.mask.density if loaded else 1.0, init_seed=init_seed, settings=config.to_dict(),
-            accuracy=result.accuracy, history=result.history,
+            tost=tost.to_dict(), accuracy=result.accuracy, history=result.history,
         ))
         typer.echo(f"test accuracy {100 * result.accuracy:.2f} % after {epochs} epochs; wrote {folder}/results.json")
 

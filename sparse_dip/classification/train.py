@@ -26,7 +26,8 @@ from sparse_dip.runtime import resolve_device
 @dataclass(frozen=True)
 class TrainConfig:
     """SGD settings. ``milestones`` are fractions of training at which a step schedule multiplies
-    the learning rate by ``gamma``; ``cosine`` decays it to zero over the run."""
+    the learning rate by ``gamma``; ``cosine`` decays it to zero over the run. Label smoothing
+    applies for the first ``label_smoothing_epochs`` epochs (0: the whole run)."""
 
     epochs: int = 20
     batch_size: int = 64
@@ -38,6 +39,7 @@ class TrainConfig:
     milestones: tuple[float, ...] = (0.5, 0.75)
     gamma: float = 0.1
     label_smoothing: float = 0.0
+    label_smoothing_epochs: float = 0.0
     data_seed: int = 0
     device: str = "auto"
 
@@ -107,12 +109,15 @@ def train(
     record_step: int | None = None,
     on_epoch: Callable[[dict], None] | None = None,
     on_step: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[float], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` in place from ``start_step`` to ``end_step`` (default: the end of the
     schedule); evaluate every epoch and at the end.
 
     The optimizer starts fresh (momentum zero) at ``start_step``, as rewinding prescribes.
     ``record_step`` asks for a copy of the (unmasked) model's state when training reaches it.
+    ``on_progress(epoch)`` is called before every step with the fractional epoch (schedules
+    such as ToST's ghost fading follow it).
     """
     device = resolve_device(config.device)
     model.to(device).train()
@@ -135,7 +140,12 @@ def train(
         images, labels = data.train.images[batch].to(device), data.train.labels[batch].to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step, total)
-        loss = F.cross_entropy(model(images), labels, label_smoothing=config.label_smoothing)
+        if on_progress is not None:
+            on_progress(step / per_epoch)
+        smoothing = config.label_smoothing
+        if config.label_smoothing_epochs and step / per_epoch >= config.label_smoothing_epochs:
+            smoothing = 0.0
+        loss = F.cross_entropy(model(images), labels, label_smoothing=smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
