@@ -35,9 +35,10 @@ VARIANTS = {
     "lr5e-3": lambda base: replace(base, fit=replace(base.fit, lr=5e-3)),
     "lr2e-2": lambda base: replace(base, fit=replace(base.fit, lr=2e-2)),
     "oes-all": lambda base: replace(base, oes=replace(base.oes, include="all")),
-    "fp32": lambda base: replace(
-        base, oes=replace(base.oes, precision="fp32"), fit=replace(base.fit, precision="fp32")
+    "bf16": lambda base: replace(
+        base, oes=replace(base.oes, precision="bf16"), fit=replace(base.fit, precision="bf16")
     ),
+    "rescale-init": lambda base: replace(base, rescale_init=True),
     "dense": lambda base: replace(base, sparsity=0.0),
     "dense-lr1e-3": lambda base: replace(base, sparsity=0.0, fit=replace(base.fit, lr=1e-3)),
 }

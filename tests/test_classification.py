@@ -82,7 +82,6 @@ def test_training_learns_and_a_mask_stays_enforced():
     apply_mask(model, mask)
     result = train(model, data, FAST)
     assert result.accuracy > max(0.8, chance + 0.3)
-    params = dict(model.named_parameters())
     for name in mask:
         module, _, attr = name.rpartition(".")
         weight = getattr(model.get_submodule(module), attr)

@@ -120,3 +120,11 @@ def test_imp_rewound_to_a_later_step_starts_the_fit_from_there(tiny_config, nois
 def test_unknown_method_is_refused():
     with pytest.raises(InputError, match="unknown mask method"):
         DenoiseConfig(method="obd")
+
+
+def test_rescaled_init_changes_the_fit_but_not_the_mask(tiny_config, noisy_rgb):
+    plain = denoise(noisy_rgb, _config(tiny_config))
+    rescaled = denoise(noisy_rgb, _config(tiny_config, rescale_init=True))
+    assert rescaled.mask == plain.mask
+    assert not np.array_equal(rescaled.image, plain.image)
+    assert rescaled.report["settings"]["rescale_init"] is True

@@ -1,6 +1,5 @@
 """Every notebook runs, top to bottom, in fast mode (tiny images, few steps)."""
 
-import os
 from pathlib import Path
 
 import nbformat

@@ -10,10 +10,11 @@ from typer.testing import CliRunner
 from sparse_dip.classification.data import synthetic
 from sparse_dip.classification.models import build_classifier
 from sparse_dip.classification.pruning import prune_classifier
-from sparse_dip.classification.tost import Ghosts, GhostReLU, ToSTConfig, _skip_points, rescale_kept_weights, train_sparse
+from sparse_dip.classification.tost import Ghosts, GhostReLU, ToSTConfig, _skip_points, train_sparse
+from sparse_dip.pruning.rescale import rescale_kept_weights
 from sparse_dip.classification.train import TrainConfig
 from sparse_dip.cli import app
-from sparse_dip.pruning.mask import Mask, top_k
+from sparse_dip.pruning.mask import top_k
 from sparse_dip.pruning.parametrize import apply_mask
 
 

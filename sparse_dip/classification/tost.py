@@ -10,7 +10,8 @@ techniques, each switchable:
 - **ghost skip connections**: dense ``1x1 conv + BatchNorm`` branches beside each residual block
   (ResNets) or each pair of consecutive convolutions without pooling between them (VGG, small
   CNN), added to the block's output with a weight faded from 1 to 0 over ``ghost_epochs``, then
-  removed. They are attached with forward hooks and kept in ``model.ghost_skips``, so the
+  removed. Their BatchNorm scale starts at 1e-4, as in the ToST code, so they begin almost
+  silent and grow only as far as training finds them useful. They are attached with forward hooks and kept in ``model.ghost_skips``, so the
   network's own parameter names, and thus its mask, are untouched and the branches are never
   masked.
 - **sparsity-aware initialisation**: the kept weights of each layer are multiplied by
@@ -26,7 +27,6 @@ When training ends :meth:`Ghosts.remove` leaves exactly the masked plain network
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, replace
 
 import torch
@@ -38,6 +38,7 @@ from sparse_dip.classification.models import BasicBlock
 from sparse_dip.classification.train import TrainConfig, TrainResult, evaluate, train
 from sparse_dip.pruning.mask import Mask
 from sparse_dip.pruning.parametrize import apply_mask
+from sparse_dip.pruning.rescale import rescale_kept_weights
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class ToSTConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+
+GHOST_SKIP_SCALE = 1e-4
 
 NO_TOST = ToSTConfig(ghost_neurons=False, ghost_skips=False, rescale_init=False, label_smoothing=0.0)
 
@@ -144,6 +147,7 @@ class Ghosts:
         branches = nn.ModuleList()
         for start, end, cin, cout, stride in _skip_points(self.model):
             branch = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)).to(device)
+            nn.init.constant_(branch[1].weight, GHOST_SKIP_SCALE)  # starts near zero, as ToST's code
             branches.append(branch)
             saved: dict[str, torch.Tensor] = {}
 
@@ -173,19 +177,6 @@ class Ghosts:
             del self.model.ghost_skips
         _restore_relus(self.model)
         self.activations = []
-
-
-@torch.no_grad()
-def rescale_kept_weights(model: nn.Module, mask: Mask) -> dict[str, float]:
-    """Multiply each masked layer's weights by ``1 / sqrt(its density)``; return the factors."""
-    params = dict(model.named_parameters())
-    factors = {}
-    for name, keep in mask.items():
-        density = float(keep.float().mean())
-        factor = 1.0 / math.sqrt(density) if density > 0 else 1.0
-        params[name].mul_(factor)
-        factors[name] = factor
-    return factors
 
 
 def train_sparse(

@@ -24,6 +24,7 @@ from sparse_dip.oes import OESConfig
 from sparse_dip.pruning.mask import Mask
 from sparse_dip.pruning.mask_file import MaskFile, MaskFileError
 from sparse_dip.pruning.parametrize import apply_mask
+from sparse_dip.pruning.rescale import rescale_kept_weights
 from sparse_dip.restoration.fit import Callback, FitConfig, FitResult, fit
 from sparse_dip.restoration.masks import METHODS, BaselineConfig, find_mask
 from sparse_dip.runtime import resolve_device, seeded_init, stream, versions
@@ -43,6 +44,8 @@ class DenoiseConfig:
     ``BENCHMARKS.md``; the numbers differ from contiguous order in the last bits). With
     ``scale_steps``, ``fit.steps`` is the budget for a 512x512 RGB image and smaller images
     get fewer steps (:func:`scaled_fit_steps`); without it, ``fit.steps`` is used as given.
+    ``rescale_init`` multiplies the kept weights of each layer by ``1 / sqrt(its density)``
+    before the fit (ToST's sparsity-aware initialisation, :mod:`sparse_dip.pruning.rescale`).
     """
 
     sparsity: float = 0.95
@@ -56,6 +59,7 @@ class DenoiseConfig:
     mask_view: Literal["downscale", "crop"] = "downscale"
     scale_steps: bool = True
     channels_last: bool = True
+    rescale_init: bool = False
     device: str = "auto"
 
     def __post_init__(self) -> None:
@@ -85,6 +89,7 @@ class DenoiseConfig:
             "mask_view": self.mask_view,
             "scale_steps": self.scale_steps,
             "channels_last": self.channels_last,
+            "rescale_init": self.rescale_init,
             "device": self.device,
         }
 
@@ -318,6 +323,8 @@ def denoise(
     if mask is None and found is not None:
         mask_info = _mask_info(found, noisy, setup, config, mask_seconds)
     if found is not None:
+        if config.rescale_init:
+            rescale_kept_weights(setup.model, found)
         apply_mask(setup.model, found)
 
     fit_config = replace(config.fit, steps=config.fit_steps_for(noisy.shape))
