@@ -49,6 +49,10 @@ def denoise(
         bool, typer.Option("--fresh-init", help="With --mask: new random weights instead of the ones the mask was found on.")
     ] = False,
     save_mask: Annotated[Optional[Path], typer.Option(help="Also write the learned mask to this file.")] = None,
+    checkpoint_every: Annotated[
+        int, typer.Option(help="Save a checkpoint (OUT with .ckpt) every N fit steps; 0: never.")
+    ] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT's checkpoint (same image and options).")] = False,
 ) -> None:
     """Denoise an image: learn a sparse mask of a random generator (OES), then fit its kept weights."""
     with user_errors():
@@ -58,6 +62,7 @@ def denoise(
         from sparse_dip.images import load_image, save_image
         from sparse_dip.pruning.mask_file import load_mask, save_mask as write_mask
         from sparse_dip.restoration.denoise import DenoiseConfig, denoise as run_denoise
+        from sparse_dip.restoration.fit import DivergedError
         from sparse_dip.runtime import resolve_device
 
         if fresh_init and mask is None:
@@ -94,7 +99,11 @@ def denoise(
         report = output_path(report or out.with_suffix(".json"), inputs)
         if save_mask is not None:
             save_mask = output_path(save_mask, inputs + [out, report])
-        learns = given_mask is None and config.sparsity > 0
+        if checkpoint_every < 0:
+            raise InputError(f"--checkpoint-every must be non-negative, got {checkpoint_every}")
+        checkpoint_path = out.with_suffix(".ckpt")
+        state = _load_checkpoint(checkpoint_path) if resume else None
+        learns = given_mask is None and config.sparsity > 0 and state is None
 
         started = time.perf_counter()
         with progress_bars() as progress:
@@ -115,15 +124,21 @@ def denoise(
                     info += f"  PSNR {values['psnr']:.2f} dB"
                 progress.update(fit_task, completed=step, info=info)
 
-            result = run_denoise(
-                source.pixels,
-                config,
-                clean=None if reference is None else reference.pixels,
-                on_mask_step=on_mask,
-                on_fit_step=on_fit,
-                mask=given_mask,
-                fresh_init=fresh_init,
-            )
+            try:
+                result = run_denoise(
+                    source.pixels,
+                    config,
+                    clean=None if reference is None else reference.pixels,
+                    on_mask_step=on_mask,
+                    on_fit_step=on_fit,
+                    mask=given_mask,
+                    fresh_init=fresh_init,
+                    checkpoint_every=checkpoint_every,
+                    on_checkpoint=lambda s: _save_checkpoint(checkpoint_path, s),
+                    resume=state,
+                )
+            except (KeyboardInterrupt, DivergedError) as stop:
+                _stopped(stop, checkpoint_path if checkpoint_every else None)
         save_image(out, result.image, bits=source.bits)
         if save_mask is not None and result.mask_file is not None:
             result.mask_file.info["source"]["file"] = str(noisy)
@@ -134,10 +149,46 @@ def denoise(
             output=str(out), command=sys.argv,
         )
         write_json(report, summary)
+        checkpoint_path.unlink(missing_ok=True)
         line = f"wrote {out} and {report} in {summary['seconds']:.0f} s"
         if reference is not None:
             line += f": PSNR {summary['psnr']:.2f} dB (noisy {summary['noisy_psnr']:.2f}), SSIM {summary['ssim']:.3f}"
         typer.echo(line)
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    import torch
+
+    from sparse_dip.files import atomic_path
+
+    with atomic_path(path) as temporary:
+        torch.save(state, temporary)
+
+
+def _load_checkpoint(path: Path) -> dict:
+    """A checkpoint written by :func:`_save_checkpoint`, loaded without running any code."""
+    import pickle
+
+    import torch
+
+    if not path.exists():
+        raise InputError(f"--resume: no checkpoint at {path} (was the run started with --checkpoint-every?)")
+    try:
+        return torch.load(path, weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as error:
+        raise InputError(f"{path}: unreadable checkpoint ({str(error).splitlines()[0]})") from None
+
+
+def _stopped(stop: BaseException, checkpoint: Path | None) -> None:
+    """One line for a run stopped by Ctrl-C or by a diverging loss, saying what is left."""
+    from sparse_dip.cli_common import fail
+
+    saved = checkpoint is not None and checkpoint.exists()
+    if isinstance(stop, KeyboardInterrupt):
+        hint = f"add --resume to continue from {checkpoint}" if saved else "run the command again to start over"
+        fail(f"interrupted; no output was written ({hint})", 130)
+    kept = f"; the last good checkpoint is kept at {checkpoint}" if saved else ""
+    fail(f"{stop}: stopped, no output was written{kept}")
 
 
 @app.command()

@@ -117,3 +117,37 @@ def test_compare_refuses_an_unknown_method(images):
     result = runner.invoke(app, ["compare", str(images / "noisy.png"), "--methods", "dense,obd", "--out", str(images / "c")])
     _one_line_error(result, "obd")
     assert not (images / "c").exists()
+
+
+def test_an_interrupted_run_resumes_to_the_same_bytes(images, monkeypatch):
+    import sparse_dip.restoration.denoise as pipeline
+
+    args = ["denoise", str(images / "noisy.png"), "--steps", "20", "--mask-steps", "5", "--seed", "1"]
+    whole = images / "whole.png"
+    assert runner.invoke(app, [*args, "--out", str(whole)]).exit_code == 0
+
+    out = images / "resumed.png"
+    real_fit = pipeline.fit
+
+    def interrupted_fit(*positional, on_checkpoint=None, **named):
+        def save_then_stop(state):
+            on_checkpoint(state)
+            raise KeyboardInterrupt
+
+        return real_fit(*positional, on_checkpoint=save_then_stop, **named)
+
+    monkeypatch.setattr(pipeline, "fit", interrupted_fit)
+    stopped = runner.invoke(app, [*args, "--out", str(out), "--checkpoint-every", "10"])
+    assert stopped.exit_code == 130 and "--resume" in stopped.stderr
+    assert not out.exists() and out.with_suffix(".ckpt").exists()
+    monkeypatch.setattr(pipeline, "fit", real_fit)
+
+    resumed = runner.invoke(app, [*args, "--out", str(out), "--checkpoint-every", "10", "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert out.read_bytes() == whole.read_bytes()
+    assert not out.with_suffix(".ckpt").exists()
+
+
+def test_resume_without_a_checkpoint_is_one_line(images):
+    _one_line_error(runner.invoke(app, ["denoise", str(images / "noisy.png"), "--resume",
+                                        "--out", str(images / "x.png")]), "no checkpoint")

@@ -128,3 +128,37 @@ def test_rescaled_init_changes_the_fit_but_not_the_mask(tiny_config, noisy_rgb):
     assert rescaled.mask == plain.mask
     assert not np.array_equal(rescaled.image, plain.image)
     assert rescaled.report["settings"]["rescale_init"] is True
+
+
+def test_a_resumed_run_ends_with_the_same_image(tiny_config, noisy_rgb, clean_rgb, tmp_path):
+    import torch
+
+    config = _config(tiny_config)
+    whole = denoise(noisy_rgb, config, clean=clean_rgb)
+    saved = []
+    denoise(noisy_rgb, config, clean=clean_rgb, checkpoint_every=10, on_checkpoint=saved.append)
+    assert [s["fit"]["step"] for s in saved] == [10, 20]
+    torch.save(saved[0], tmp_path / "run.ckpt")
+    state = torch.load(tmp_path / "run.ckpt", weights_only=True)  # no pickle code execution
+    resumed = denoise(noisy_rgb, config, clean=clean_rgb, resume=state)
+    assert np.array_equal(resumed.image, whole.image)
+    assert resumed.mask == whole.mask
+    assert resumed.report["history"] == whole.report["history"]
+
+
+def test_a_checkpoint_is_refused_for_another_image_or_settings(tiny_config, noisy_rgb):
+    saved = []
+    denoise(noisy_rgb, _config(tiny_config), checkpoint_every=10, on_checkpoint=saved.append)
+    with pytest.raises(InputError, match="another image"):
+        denoise(noisy_rgb[::-1].copy(), _config(tiny_config), resume=saved[0])
+    with pytest.raises(InputError, match="other settings"):
+        denoise(noisy_rgb, _config(tiny_config, seed=8), resume=saved[0])
+
+
+def test_a_diverging_loss_stops_the_run(tiny_config, noisy_rgb):
+    from sparse_dip.restoration.fit import DivergedError
+
+    broken = noisy_rgb.copy()
+    broken[0, 0, 0] = np.nan
+    with pytest.raises(DivergedError, match="NaN or infinite by step 10"):
+        denoise(broken, _config(tiny_config, sparsity=0.0))

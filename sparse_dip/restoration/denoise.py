@@ -266,6 +266,20 @@ def _mask_info(mask: Mask, noisy: np.ndarray, setup: _Setup, config: DenoiseConf
     }
 
 
+CHECKPOINT_FORMAT = 1
+
+
+def _check_resumable(state: dict, config: DenoiseConfig, image_hash: str) -> None:
+    """Refuse a checkpoint made by another version, for another image or with other settings."""
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise InputError("the checkpoint was written by another version of sparse-dip; start over")
+    if state.get("image_sha256") != image_hash:
+        raise InputError("the checkpoint is for another image; start over without --resume")
+    if state.get("settings") != config.to_dict():
+        changed = sorted(k for k, v in config.to_dict().items() if state.get("settings", {}).get(k) != v)
+        raise InputError(f"the checkpoint was made with other settings ({', '.join(changed)}); start over")
+
+
 def learn_image_mask(
     noisy: np.ndarray,
     config: DenoiseConfig = DenoiseConfig(),
@@ -292,6 +306,9 @@ def denoise(
     on_fit_step: Callback | None = None,
     mask: MaskFile | None = None,
     fresh_init: bool = False,
+    checkpoint_every: int = 0,
+    on_checkpoint: Callable[[dict], None] | None = None,
+    resume: dict | None = None,
 ) -> DenoiseResult:
     """Restore ``noisy`` (``H x W x C`` in ``[0, 1]``, C = 1 or 3) with a sparse deep image prior.
 
@@ -302,6 +319,11 @@ def denoise(
     generator is the one the mask was found on, its weights regenerated from the mask's seed
     (``fresh_init``: drawn anew from ``config.seed``), and ``config.sparsity`` is the mask's.
     The input noise is drawn from ``config.seed`` at this image's size.
+
+    Every ``checkpoint_every`` fit steps ``on_checkpoint(state)`` receives a checkpoint (plain
+    tensors and numbers: ``torch.save`` it, ``torch.load(..., weights_only=True)`` it back);
+    ``resume=state`` continues that run, for the same image and settings, without learning the
+    mask again, and ends with the same image as an uninterrupted run (CPU).
     """
     started = time.perf_counter()
     _check_image(noisy)
@@ -311,13 +333,19 @@ def denoise(
         raise InputError("fresh_init applies to a given mask only")
     if mask is not None:
         config = replace(config, sparsity=1.0 - mask.mask.density, method=str(mask.info.get("method", config.method)))
+    image_hash = hashlib.sha256(np.ascontiguousarray(noisy, dtype=np.float32).tobytes()).hexdigest()
+    if resume is not None:
+        _check_resumable(resume, config, image_hash)
+        if resume["mask"] is not None:
+            mask = MaskFile(Mask(resume["mask"]), resume["mask_info"])
+        fresh_init = resume["fresh_init"]
     setup = _setup(noisy, config, mask, fresh_init)
     reference = None if clean is None else to_tensor(clean, setup.device)
 
     mask_info = None if mask is None else mask.info
     found = None if mask is None else mask.mask
     mask_started = time.perf_counter()
-    if mask is None and config.sparsity > 0:
+    if mask is None and config.sparsity > 0 and resume is None:
         found = _learn(setup, config, on_mask_step)
     mask_seconds = time.perf_counter() - mask_started
     if mask is None and found is not None:
@@ -326,6 +354,21 @@ def denoise(
         if config.rescale_init:
             rescale_kept_weights(setup.model, found)
         apply_mask(setup.model, found)
+
+    if resume is not None:
+        mask_seconds = resume["mask_seconds"]
+
+    def save_state(state: dict) -> None:
+        on_checkpoint({
+            "format": CHECKPOINT_FORMAT,
+            "settings": config.to_dict(),
+            "image_sha256": image_hash,
+            "mask": None if found is None else dict(found),
+            "mask_info": mask_info,
+            "fresh_init": fresh_init,
+            "mask_seconds": mask_seconds,
+            "fit": state,
+        })
 
     fit_config = replace(config.fit, steps=config.fit_steps_for(noisy.shape))
     fit_started = time.perf_counter()
@@ -337,6 +380,9 @@ def denoise(
         clean=reference,
         generator=stream(config.seed, "perturbation", setup.device),
         callback=on_fit_step,
+        checkpoint_every=checkpoint_every,
+        on_checkpoint=save_state if on_checkpoint is not None else None,
+        resume=None if resume is None else resume["fit"],
     )
     fit_seconds = time.perf_counter() - fit_started
     image = to_array(result.image).clip(0.0, 1.0)

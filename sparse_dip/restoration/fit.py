@@ -14,6 +14,7 @@ reference is given, never used to choose the output.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Literal
@@ -89,6 +90,14 @@ class FitResult:
 Callback = Callable[[int, dict[str, float]], None]
 
 
+class DivergedError(ArithmeticError):
+    """The loss became NaN or infinite; ``step`` is the log step where it was seen."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(f"the loss became NaN or infinite by step {step}")
+        self.step = step
+
+
 def fit(
     model: nn.Module,
     z: torch.Tensor,
@@ -98,6 +107,9 @@ def fit(
     generator: torch.Generator | None = None,
     callback: Callback | None = None,
     record_step: int | None = None,
+    checkpoint_every: int = 0,
+    on_checkpoint: Callable[[dict], None] | None = None,
+    resume: dict | None = None,
 ) -> FitResult:
     """Fit ``model(z)`` (central crop) to ``observation`` (``[1, C, H, W]`` in ``[0, 1]``).
 
@@ -105,8 +117,13 @@ def fit(
     to zero by the last step (``lr_schedule="cosine"``); with ``input_noise_std > 0`` the input
     is perturbed by fresh Gaussian noise each step (DIP's regulariser). Loss and PSNR are kept
     on the device and read on the host only every ``log_every`` steps, when ``callback(step,
-    values)`` is called. ``record_step`` keeps a copy of the model's state after that step
+    values)`` is called; a non-finite loss found there stops the run with
+    :class:`DivergedError`. ``record_step`` keeps a copy of the model's state after that step
     (IMP rewinds to it).
+
+    Every ``checkpoint_every`` steps ``on_checkpoint(state)`` receives everything the loop needs
+    to continue (model, optimizer, schedule, average, random state, history so far); ``fit(...,
+    resume=state)`` continues from it and, on the CPU, ends with bit-identical results.
     """
     device = z.device
     height, width = observation.shape[-2:]
@@ -123,9 +140,19 @@ def fit(
     logged: list[tuple[int, torch.Tensor, torch.Tensor | None, torch.Tensor | None]] = []
     history = FitHistory()
     recorded = None
+    first = 1
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        if schedule is not None:
+            schedule.load_state_dict(resume["schedule"])
+        running = resume["running"]
+        generator.set_state(resume["generator"])
+        logged = [tuple(entry) for entry in resume["logged"]]
+        first = resume["step"] + 1
     model.train()
 
-    for step in range(1, config.steps + 1):
+    for step in range(first, config.steps + 1):
         inputs = z
         if config.input_noise_std > 0:
             inputs = z + config.input_noise_std * torch.randn(
@@ -153,6 +180,8 @@ def fit(
             quality = None if clean is None else psnr_torch(output, clean)
             quality_ema = None if clean is None or average is None else psnr_torch(average, clean)
             logged.append((step, loss.detach(), quality, quality_ema))
+            if not torch.isfinite(loss):
+                raise DivergedError(step)
             if callback is not None:
                 values = {"loss": float(loss.detach())}
                 if quality is not None:
@@ -160,6 +189,17 @@ def fit(
                 if quality_ema is not None:
                     values["psnr_ema"] = float(quality_ema)
                 callback(step, values)
+        if checkpoint_every and on_checkpoint is not None and step % checkpoint_every == 0 and step < config.steps:
+            on_checkpoint({
+                "step": step,
+                "model": {n: t.detach().clone() for n, t in model.state_dict().items()},
+                "optimizer": copy.deepcopy(optimizer.state_dict()),  # its tensors change in place
+                "schedule": None if schedule is None else copy.deepcopy(schedule.state_dict()),
+                "running": None if running is None else running.clone(),
+                "generator": generator.get_state(),
+                "logged": [[s, float(v), None if q is None else float(q), None if e is None else float(e)]
+                           for s, v, q, e in logged],
+            })
 
     for step, loss_value, quality, quality_ema in logged:
         history.step.append(step)
