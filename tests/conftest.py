@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,7 @@ from skimage import data, transform
 from sparse_dip.generators.hourglass import HourglassConfig
 from sparse_dip.images import add_gaussian_noise
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("SPARSE_DIP_TEST_THREADS", "2")))  # 2 cores on CI
 
 
 @pytest.fixture
