@@ -25,6 +25,8 @@ DatasetOption = Annotated[
 DataDirOption = Annotated[Optional[Path], typer.Option(help="Folder holding CIFAR in its python format.")]
 SeedOption = Annotated[int, typer.Option(help="Seed of the initial weights (and of the random scores).")]
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
+LrOption = Annotated[float, typer.Option(help="Peak SGD learning rate.")]
+BatchOption = Annotated[int, typer.Option(help="Minibatch size.")]
 
 
 def _checked(call):
@@ -174,8 +176,8 @@ def train_command(
     dataset: DatasetOption = None,
     data_dir: DataDirOption = None,
     epochs: Annotated[int, typer.Option(help="Epochs.")] = 20,
-    lr: Annotated[float, typer.Option(help="Peak SGD learning rate.")] = 0.05,
-    batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = 64,
+    lr: LrOption = 0.05,
+    batch_size: BatchOption = 64,
     schedule: Annotated[str, typer.Option(help="cosine or step.")] = "cosine",
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("train"),
     seed: SeedOption = 0,
@@ -229,8 +231,8 @@ def imp(
     dataset: DatasetOption = None,
     data_dir: DataDirOption = None,
     epochs: Annotated[int, typer.Option(help="Epochs per level.")] = 20,
-    lr: Annotated[float, typer.Option(help="Peak SGD learning rate.")] = 0.05,
-    batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = 64,
+    lr: LrOption = 0.05,
+    batch_size: BatchOption = 64,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("imp"),
     seed: SeedOption = 0,
     device: DeviceOption = "auto",
@@ -282,8 +284,8 @@ def stability(
     dataset: DatasetOption = None,
     data_dir: DataDirOption = None,
     epochs: Annotated[int, typer.Option(help="Epochs.")] = 20,
-    lr: Annotated[float, typer.Option(help="Peak SGD learning rate.")] = 0.05,
-    batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = 64,
+    lr: LrOption = 0.05,
+    batch_size: BatchOption = 64,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("stability"),
     seed: SeedOption = 0,
     device: DeviceOption = "auto",
