@@ -34,7 +34,7 @@ def denoise(
     sparsity: Annotated[
         Optional[float], typer.Option(help="Fraction of weights removed, in [0, 1); 0 is dense DIP [default: 0.95].")
     ] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Restored image [default: NOISY_denoised.png beside NOISY].")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Restored image [default: NOISY_denoised.png beside NOISY; .tif for a TIFF].")] = None,
     clean: Annotated[Optional[Path], typer.Option(help="Clean reference: track PSNR and report PSNR/SSIM.")] = None,
     steps: Annotated[
         Optional[int], typer.Option(help="Fitting steps [default: 1500 for 512x512 RGB, fewer for smaller images].")
@@ -59,7 +59,8 @@ def denoise(
         from dataclasses import replace
 
         from sparse_dip.files import write_json
-        from sparse_dip.images import load_image, save_image
+        from sparse_dip import metrics
+        from sparse_dip.images import load_image, output_suffix, quantize, save_image
         from sparse_dip.pruning.mask_file import load_mask, save_mask as write_mask
         from sparse_dip.restoration.denoise import DenoiseConfig, denoise as run_denoise
         from sparse_dip.restoration.fit import DivergedError
@@ -95,7 +96,7 @@ def denoise(
                 f"{clean}: the clean image is {reference.pixels.shape}, the noisy one {source.pixels.shape}"
             )
         inputs = [noisy] + ([clean] if clean else []) + ([mask] if mask else [])
-        out = output_path(out or noisy.with_name(f"{noisy.stem}_denoised.png"), inputs)
+        out = output_path(out or noisy.with_name(f"{noisy.stem}_denoised{output_suffix(noisy)}"), inputs)
         report = output_path(report or out.with_suffix(".json"), inputs)
         if save_mask is not None:
             save_mask = output_path(save_mask, inputs + [out, report])
@@ -140,10 +141,14 @@ def denoise(
             except (KeyboardInterrupt, DivergedError) as stop:
                 _stopped(stop, checkpoint_path if checkpoint_every else None)
         save_image(out, result.image, bits=source.bits)
+        summary = {**result.report, "bits": source.bits}
+        if reference is not None:  # scored as written: at the file's bit depth
+            written = quantize(result.image, source.bits)
+            summary.update(psnr=metrics.psnr(written, reference.pixels), ssim=metrics.ssim(written, reference.pixels))
         if save_mask is not None and result.mask_file is not None:
             result.mask_file.info["source"]["file"] = str(noisy)
             write_mask(save_mask, result.mask_file)
-        summary = {**result.report, "seconds": time.perf_counter() - started}
+        summary["seconds"] = time.perf_counter() - started
         summary.update(
             noisy=str(noisy), clean=str(clean) if clean else None, mask=str(mask) if mask else None,
             output=str(out), command=sys.argv,
@@ -215,7 +220,7 @@ def compare(
 
         from sparse_dip import metrics
         from sparse_dip.files import write_json, write_text
-        from sparse_dip.images import load_image, save_image
+        from sparse_dip.images import load_image, output_suffix, save_image
         from sparse_dip.plots import image_grid, psnr_curves, save_figure
         from sparse_dip.pruning.imp import IMPConfig, imp_densities
         from sparse_dip.restoration.compare import check_methods, compare as run_compare, results_table
@@ -295,7 +300,7 @@ def compare(
 
         noisy_psnr = None if reference is None else metrics.psnr(source.pixels, reference.pixels)
         for name, row in results.items():
-            save_image(folder / f"{name}.png", row.image, bits=source.bits)
+            save_image(folder / f"{name}{output_suffix(noisy)}", row.image, bits=source.bits)
         write_json(folder / "results.json", {name: row.summary() for name, row in results.items()})
         write_text(folder / "results.md", results_table(results, noisy_psnr) + "\n")
         write_json(
@@ -429,15 +434,15 @@ def add_noise(
     clean: Annotated[Path, typer.Argument(help="The clean image.")],
     sigma: Annotated[float, typer.Option(help="Noise standard deviation on the 0-255 scale.")] = 25.0,
     seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 0,
-    out: Annotated[Optional[Path], typer.Option(help="Noisy image [default: CLEAN_noisy.png].")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Noisy image [default: CLEAN_noisy.png, or .tif for a TIFF].")] = None,
 ) -> None:
-    """Add white Gaussian noise to an image (8-bit output), to make test inputs."""
+    """Add white Gaussian noise to an image, to make test inputs (written at the input's bit depth)."""
     with user_errors():
-        from sparse_dip.images import add_gaussian_noise, load_image, save_image
+        from sparse_dip.images import add_gaussian_noise, load_image, output_suffix, save_image
 
-        out = output_path(out or clean.with_name(f"{clean.stem}_noisy.png"), [clean])
+        out = output_path(out or clean.with_name(f"{clean.stem}_noisy{output_suffix(clean)}"), [clean])
         image = load_image(clean)
-        save_image(out, add_gaussian_noise(image.pixels, sigma, seed), bits=8)
+        save_image(out, add_gaussian_noise(image.pixels, sigma, seed), bits=image.bits)
         typer.echo(f"wrote {out} (sigma {sigma:g}, seed {seed})")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,21 +19,16 @@ def fail(message: str, code: int = 2) -> None:
 
 @contextmanager
 def notices():
-    """Show :class:`Notice` warnings as one line each on stderr; pass other warnings through."""
-    recorded: list[warnings.WarningMessage] = []
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", Notice)
-            try:
-                yield
-            finally:
-                recorded = list(caught)
-    finally:
-        for warning in recorded:
-            if issubclass(warning.category, Notice):
-                typer.echo(f"sparse-dip: note: {warning.message}", err=True)
-            else:
-                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    """Show :class:`Notice` warnings as one line each on stderr once the command succeeds
+    (a failed command shows only its error); pass other warnings through."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", Notice)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, Notice):
+            typer.echo(f"sparse-dip: note: {warning.message}", err=True)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 @contextmanager
@@ -60,6 +56,7 @@ def output_folder(path: Path, inputs: list[Path]) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise InputError(f"{path}: cannot create folder ({error.strerror})") from None
+    _check_writable(path)
     return path
 
 
@@ -74,7 +71,16 @@ def output_path(path: Path, inputs: list[Path]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise InputError(f"{path}: cannot create folder {path.parent} ({error.strerror})") from None
+    _check_writable(path.parent)
     return path
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail now, not after a long run, if nothing can be written in ``folder``."""
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        raise InputError(f"cannot write in {folder} ({error.strerror or error})") from None
 
 
 @contextmanager

@@ -1,4 +1,9 @@
-"""Reading, writing and corrupting images (Pillow for I/O, arrays ``H x W x C`` in ``[0, 1]``)."""
+"""Reading, writing and corrupting images (arrays ``H x W x C`` in ``[0, 1]``).
+
+Pillow reads and writes every format but TIFF; TIFFs go through tifffile, because Pillow
+reads a 16-bit RGB TIFF as 8-bit RGB without a word. Bit depth travels with the pixels so
+that a 16-bit input is restored, written and scored at 16 bits.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tifffile
 import torch
 from PIL import Image, UnidentifiedImageError
 
@@ -27,6 +33,13 @@ class LoadedImage:
         return self.pixels.shape[2]
 
 
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+def is_tiff(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in TIFF_SUFFIXES
+
+
 def load_image(path: str | os.PathLike) -> LoadedImage:
     """Read a grayscale or colour image; alpha is dropped with a warning, palettes expanded."""
     path = Path(path)
@@ -34,8 +47,14 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an image")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file")
+    if is_tiff(path):
+        return _load_tiff(path)
     try:
         with Image.open(path) as image:
+            if image.mode == "RGB" and any("16" in str(tile.args) for tile in image.tile):
+                warnings.warn(f"{path}: Pillow reads 16-bit colour at 8 bits; save it as TIFF to keep 16", Notice, stacklevel=2)
             image.load()
             return _to_array(image, path)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
@@ -43,6 +62,33 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
             raise
         reason = "not an image Pillow can read" if isinstance(error, UnidentifiedImageError) else str(error)
         raise InputError(f"{path}: {reason}") from None
+
+
+def _load_tiff(path: Path) -> LoadedImage:
+    """The first page of a TIFF: 8- or 16-bit integers, or floats in ``[0, 1]``."""
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            page = tiff.pages.first
+            data, axes = page.asarray(), page.axes
+    except Exception as error:  # tifffile raises many types for damaged files; all mean "unreadable"
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"{path}: not a TIFF tifffile can read ({reason})") from None
+    if axes.startswith("S") and data.ndim == 3:  # planar storage: samples first
+        data = np.moveaxis(data, 0, -1)
+    if data.ndim == 2:
+        data = data[..., None]
+    if data.ndim != 3 or data.shape[2] not in (1, 2, 3, 4):
+        raise InputError(f"{path}: a {'x'.join(map(str, data.shape))} TIFF is not a grayscale or colour image")
+    if data.shape[2] in (2, 4):
+        warnings.warn(f"{path}: the alpha channel is dropped", Notice, stacklevel=3)
+        data = data[..., : data.shape[2] - 1]
+    if data.dtype == np.uint8:
+        return LoadedImage(data.astype(np.float32) / 255.0, 8)
+    if data.dtype == np.uint16:
+        return LoadedImage(data.astype(np.float32) / 65535.0, 16)
+    if np.issubdtype(data.dtype, np.floating) and np.isfinite(data).all() and 0 <= data.min() and data.max() <= 1:
+        return LoadedImage(data.astype(np.float32), 16)
+    raise InputError(f"{path}: unsupported TIFF pixels ({data.dtype}); use 8- or 16-bit integers or floats in [0, 1]")
 
 
 def _to_array(image: Image.Image, path: Path) -> LoadedImage:
@@ -64,20 +110,41 @@ def _to_array(image: Image.Image, path: Path) -> LoadedImage:
     return LoadedImage(data.astype(np.float32) / 255.0, 8)
 
 
+def quantize(pixels: np.ndarray, bits: int) -> np.ndarray:
+    """``pixels`` clipped to ``[0, 1]`` and rounded to ``bits`` bits, as they will be written."""
+    levels = 2**bits - 1
+    return (np.round(np.clip(pixels, 0.0, 1.0) * levels) / levels).astype(np.float32)
+
+
+def output_suffix(path: str | os.PathLike) -> str:
+    """The default output format for an input: TIFF stays TIFF (it may be 16-bit), else PNG."""
+    return ".tif" if is_tiff(path) else ".png"
+
+
 def save_image(path: str | os.PathLike, pixels: np.ndarray, bits: int = 8) -> None:
-    """Write ``H x W x C`` pixels in ``[0, 1]`` atomically, rounded to ``bits`` (8, or 16 for grayscale)."""
+    """Write ``H x W x C`` pixels in ``[0, 1]`` atomically, rounded to ``bits`` (8 or 16).
+
+    TIFF keeps 16 bits for any number of channels; PNG keeps 16 bits for grayscale only, so a
+    16-bit colour image written as PNG is rounded to 8 bits with a notice.
+    """
+    if bits not in (8, 16):
+        raise ValueError(f"bits must be 8 or 16, got {bits}")
     path = Path(path)
     data = np.clip(pixels, 0.0, 1.0)
     if data.ndim == 3 and data.shape[2] == 1:
         data = data[..., 0]
+    if is_tiff(path):
+        dtype = np.uint16 if bits == 16 else np.uint8
+        with atomic_path(path) as temporary:
+            tifffile.imwrite(temporary, np.round(data * np.iinfo(dtype).max).astype(dtype))
+        return
+    if bits == 16 and data.ndim == 3:
+        warnings.warn(f"{path}: PNG holds 16-bit colour only as 8 bits here; write a .tif to keep 16", Notice, stacklevel=2)
+        bits = 8
     if bits == 16:
-        if data.ndim != 2:
-            raise InputError(f"{path}: 16-bit output is supported for grayscale images only")
         image = Image.fromarray(np.round(data * 65535).astype(np.uint16))
-    elif bits == 8:
-        image = Image.fromarray(np.round(data * 255).astype(np.uint8))
     else:
-        raise ValueError(f"bits must be 8 or 16, got {bits}")
+        image = Image.fromarray(np.round(data * 255).astype(np.uint8))
     with atomic_path(path) as temporary:
         try:
             image.save(temporary)

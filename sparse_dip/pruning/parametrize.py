@@ -25,10 +25,12 @@ class HardMask(nn.Module):
         self.register_buffer("mask", mask.to(torch.bool))
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        return weight * self.mask
+        # A select, not a product: a pruned entry is exactly 0 even if its stored value went
+        # NaN or Inf (0 * Inf is NaN), and its gradient is exactly 0 too.
+        return torch.where(self.mask, weight, 0.0)
 
     def right_inverse(self, weight: torch.Tensor) -> torch.Tensor:
-        return weight * self.mask
+        return torch.where(self.mask, weight, 0.0)
 
 
 def _owner(model: nn.Module, name: str) -> tuple[nn.Module, str]:

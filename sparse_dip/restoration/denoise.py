@@ -27,6 +27,7 @@ from sparse_dip.pruning.parametrize import apply_mask
 from sparse_dip.pruning.rescale import rescale_kept_weights
 from sparse_dip.restoration.fit import Callback, FitConfig, FitResult, fit
 from sparse_dip.restoration.masks import METHODS, BaselineConfig, find_mask
+from sparse_dip.restoration.memory import check_memory
 from sparse_dip.runtime import resolve_device, seeded_init, stream, versions
 
 
@@ -294,6 +295,7 @@ def learn_image_mask(
         raise InputError("a mask needs a sparsity above 0")
     started = time.perf_counter()
     setup = _setup(noisy, config)
+    check_memory(setup.generator, *padded_size(*setup.mask_target.shape[-2:], setup.generator.levels), config.oes.precision, setup.device)
     mask = _learn(setup, config, on_mask_step)
     return MaskFile(mask, _mask_info(mask, noisy, setup, config, time.perf_counter() - started))
 
@@ -340,6 +342,7 @@ def denoise(
             mask = MaskFile(Mask(resume["mask"]), resume["mask_info"])
         fresh_init = resume["fresh_init"]
     setup = _setup(noisy, config, mask, fresh_init)
+    check_memory(setup.generator, *setup.z.shape[-2:], config.fit.precision, setup.device)
     reference = None if clean is None else to_tensor(clean, setup.device)
 
     mask_info = None if mask is None else mask.info
