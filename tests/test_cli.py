@@ -1,4 +1,10 @@
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,3 +157,39 @@ def test_an_interrupted_run_resumes_to_the_same_bytes(images, monkeypatch):
 def test_resume_without_a_checkpoint_is_one_line(images):
     _one_line_error(runner.invoke(app, ["denoise", str(images / "noisy.png"), "--resume",
                                         "--out", str(images / "x.png")]), "no checkpoint")
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, str(Path(__file__).parents[1] / "cli.py"), *args]
+
+
+def _start_and_stop(args: list[str], checkpoint: Path, sig: int) -> subprocess.CompletedProcess:
+    """Start the CLI in its own process, send ``sig`` once a checkpoint is on disk, wait for it."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(_cli(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill -9"])
+def test_a_process_stopped_mid_fit_resumes_to_the_same_bytes(images, sig):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = ["denoise", str(images / "noisy.png"), "--steps", "120", "--mask-steps", "5", "--seed", "4",
+            "--checkpoint-every", "10"]
+    whole = images / "whole.png"
+    subprocess.run(_cli(*args, "--out", str(whole)), env=env, check=True, capture_output=True)
+
+    out = images / "resumed.png"
+    stopped = _start_and_stop([*args, "--out", str(out)], out.with_suffix(".ckpt"), sig)
+    assert stopped.returncode != 0
+    if sig == signal.SIGINT:
+        assert stopped.stderr.strip().splitlines()[-1].endswith(f"add --resume to continue from {out.with_suffix('.ckpt')})")
+    assert not out.exists() and not out.with_suffix(".json").exists()
+    assert [p.name for p in images.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+    subprocess.run(_cli(*args, "--out", str(out), "--resume"), env=env, check=True, capture_output=True)
+    assert out.read_bytes() == whole.read_bytes()
