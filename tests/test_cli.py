@@ -166,7 +166,10 @@ def _cli(*args: str) -> list[str]:
 def _start_and_stop(args: list[str], checkpoint: Path, sig: int) -> subprocess.CompletedProcess:
     """Start the CLI in its own process, send ``sig`` once a checkpoint is on disk, wait for it."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(_cli(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(  # SIGINT restored: a shell's background jobs inherit it ignored
+        _cli(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
