@@ -7,7 +7,6 @@ changed. Inputs that are handled rather than refused (alpha, palettes, 16-bit fi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import struct
@@ -22,12 +21,14 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
+from mask_files import restamp_version
+
 from sparse_dip import metrics
 from sparse_dip.cli import app
 from sparse_dip.generators.hourglass import Hourglass, HourglassConfig
 from sparse_dip.images import load_image, save_image
 from sparse_dip.pruning.mask import maskable_names, top_k
-from sparse_dip.pruning.mask_file import FORMAT_VERSION, MAGIC, MaskFile, save_mask
+from sparse_dip.pruning.mask_file import FORMAT_VERSION, MaskFile, save_mask
 from sparse_dip.restoration import memory
 
 runner = CliRunner()
@@ -64,14 +65,7 @@ def _tampered_mask(folder: Path) -> list[str]:
 
 def _mask_from_another_version(folder: Path) -> list[str]:
     path = _random_mask_file(folder, HourglassConfig(out_channels=3).with_levels(3))
-    data = path.read_bytes()
-    (length,) = struct.unpack_from("<I", data, len(MAGIC))
-    start = len(MAGIC) + 4
-    header = json.loads(data[start : start + length])
-    header["format_version"] = FORMAT_VERSION + 1
-    new_header = json.dumps(header).encode()
-    body = MAGIC + struct.pack("<I", len(new_header)) + new_header + data[start + length : -32]
-    path.write_bytes(body + hashlib.sha256(body).digest())
+    restamp_version(path, FORMAT_VERSION + 1)
     return [str(_noisy(folder)), "--mask", str(path)]
 
 

@@ -1,10 +1,9 @@
-import hashlib
 import json
-import struct
 
 import pytest
 import torch
 
+from mask_files import restamp_version
 from sparse_dip.generators.hourglass import Hourglass
 from sparse_dip.pruning.mask import maskable_names, top_k
 from sparse_dip.pruning.mask_file import FORMAT_VERSION, MAGIC, MaskFile, MaskFileError, decode, encode, load_mask, save_mask
@@ -67,14 +66,7 @@ def test_a_flipped_bit_anywhere_is_refused(saved):
 
 
 def test_an_unknown_format_version_is_named(saved):
-    data = saved.read_bytes()
-    (length,) = struct.unpack_from("<I", data, len(MAGIC))
-    start = len(MAGIC) + 4
-    header = json.loads(data[start : start + length])
-    header["format_version"] = FORMAT_VERSION + 1
-    new_header = json.dumps(header).encode()
-    body = MAGIC + struct.pack("<I", len(new_header)) + new_header + data[start + length : -32]
-    saved.write_bytes(body + hashlib.sha256(body).digest())
+    restamp_version(saved, FORMAT_VERSION + 1)
     with pytest.raises(MaskFileError, match=f"version {FORMAT_VERSION + 1}"):
         load_mask(saved)
 
