@@ -23,7 +23,6 @@ import argparse
 import sys
 import time
 
-import torch
 
 from common import RESULTS, table, write_results
 from sparse_dip.classification.data import load_dataset, load_digits
@@ -116,7 +115,6 @@ def main() -> int:
     parser.add_argument("--late-rewind", type=int, default=0, help="late rewind step [default: one epoch]")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
 
     parts, data = [], {}
     if not args.skip_collapse:

@@ -190,7 +190,6 @@ def main() -> int:
     parser.add_argument("--speed-steps", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
 
     results: dict = {}
     for name in args.images.split(","):
