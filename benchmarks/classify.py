@@ -125,6 +125,8 @@ def main() -> int:
         markdown, data["lottery"] = lottery_section(args)
         parts.append(markdown)
     md, js = write_results("classify", "\n".join(parts), data)
+    for partial in RESULTS.glob("classify_partial.*"):
+        partial.unlink()
     print("\n".join(parts))
     print(f"wrote {md} and {js}")
     return 0

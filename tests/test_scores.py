@@ -17,17 +17,37 @@ def _relu_net(widths=(6, 16, 16, 3), seed=0) -> nn.Sequential:
 
 
 def test_synflow_scores_are_conserved_layer_by_layer():
-    """In a bias-free ReLU net every layer's SynFlow score sums to R (Tanaka et al., Theorem 2)."""
+    """In a ReLU net every layer's |w * dR/dw| sums to R (Tanaka et al., Theorem 2); scores come divided by R."""
     net = _relu_net()
     names = maskable_names(net)
     scores = make_scorer("synflow", net, names, example_input=torch.zeros(1, 6)).scores()
+    weights = [layer.weight.detach().abs().requires_grad_() for layer in net if isinstance(layer, nn.Linear)]
+    x = torch.ones(1, 6, dtype=torch.float64)
+    for i, w in enumerate(weights):
+        x = nn.functional.linear(x, w)
+        x = torch.relu(x) if i < len(weights) - 1 else x
+    flow = x.sum()
+    grads = torch.autograd.grad(flow, weights)
+    for name, w, g in zip(names, weights, grads):
+        expected = (w * g).abs() / flow
+        assert torch.allclose(scores[name].double(), expected.detach(), rtol=1e-5, atol=0)
+        assert float(scores[name].double().sum()) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_synflow_flow_ignores_biases_and_batchnorm_shifts():
+    """Biases, BatchNorm shifts and running means add no path: conservation holds with them non-zero."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3))
     with torch.no_grad():
-        x = torch.ones(1, 6, dtype=torch.float64)
-        for layer in net:
-            x = nn.functional.linear(x, layer.weight.abs()) if isinstance(layer, nn.Linear) else layer(x)
-    flow = float(x.sum())
-    for name in names:
-        assert float(scores[name].double().sum()) == pytest.approx(flow, rel=1e-5)
+        for module in net:
+            if isinstance(module, (nn.Linear, nn.BatchNorm1d)):
+                module.bias.uniform_(0.5, 1.0)
+        net[1].running_mean.uniform_(-1.0, 1.0)
+    names = maskable_names(net)
+    scores = make_scorer("synflow", net, names, example_input=torch.zeros(1, 6)).scores()
+    sums = [float(scores[n].double().sum()) for n in names]
+    assert sums == pytest.approx([1.0] * len(names), rel=1e-5)
+    assert all(net[i].bias.abs().min() >= 0.5 for i in (0, 3, 5)), "the model itself is untouched"
 
 
 def test_iterative_synflow_avoids_the_layer_collapse_of_magnitude_pruning():

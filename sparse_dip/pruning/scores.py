@@ -22,6 +22,12 @@ maskable weights ``{name: tensor}`` returning a scalar, the rest of the model us
   and buffer replaced by its absolute value, BatchNorm in eval mode, float64), fed an all-ones
   input; ``R`` is the sum of its output before any final nonlinearity and the score is
   ``|w * dR/dw|``. It is meant to be iterated (:func:`sparse_dip.pruning.prune.prune` does).
+  ``R`` is the paper's synaptic flow, the sum over input-output paths of the products of
+  ``|w|``: additive terms that are not scored (biases, BatchNorm shifts and running means) are
+  set to zero. The reference code takes their absolute value instead, harmless there because
+  its models start with zero biases; with PyTorch's default non-zero biases the flow injected
+  by the biases of deep layers outweighs the input's paths at high compression, and the first
+  layers are emptied together (VGG-16 collapsed at 10^4 that way).
 """
 
 from __future__ import annotations
@@ -153,9 +159,11 @@ class SynFlowScorer(Scorer):
     ``example_input`` gives the shape (batch of one is used) and device of the all-ones input;
     ``forward(module, x)`` returns the output before any final nonlinearity (default
     ``module(x)``). The linearised network is a float64 copy, made once, with every parameter
-    and buffer replaced by its absolute value and BatchNorm in eval mode (in train mode a
-    single constant input normalises to zero: the reference's failure on ResNets); each round
-    writes ``|w0| * mask`` into its weights, so ``R`` flows only through kept weights.
+    and buffer replaced by its absolute value, unscored biases and running means by zero, and
+    BatchNorm in eval mode (in train mode a single constant input normalises to zero: the
+    reference's failure on ResNets); each round writes ``|w0| * mask`` into its weights, so
+    ``R`` flows only through kept weights. Scores are returned divided by ``R``, so in a ReLU
+    net each layer's scores sum to 1 (the conservation law).
     """
 
     def __init__(
@@ -168,9 +176,14 @@ class SynFlowScorer(Scorer):
     ) -> None:
         super().__init__(model, names)
         self.linear = copy.deepcopy(model).double().eval()
+        scored = set(self.names)
         with torch.no_grad():
-            for tensor in [*self.linear.parameters(), *self.linear.buffers()]:
-                if tensor.is_floating_point():
+            for name, tensor in [*self.linear.named_parameters(), *self.linear.named_buffers()]:
+                if not tensor.is_floating_point():
+                    continue
+                if name.endswith(("bias", "running_mean")) and name not in scored:
+                    tensor.zero_()  # an additive term: not part of any input-output path
+                else:
                     tensor.abs_()
         for p in self.linear.parameters():
             p.requires_grad_(False)
@@ -187,8 +200,12 @@ class SynFlowScorer(Scorer):
         for w in self.weights.values():
             w.requires_grad_(True)
             w.grad = None
-        self.forward(self.linear, self.ones).sum().backward()
-        scores = {n: (w.grad * w).detach().abs().float() for n, w in self.weights.items()}
+        flow = self.forward(self.linear, self.ones).sum()
+        flow.backward()
+        # Divided by R before leaving float64: R shrinks by tens of orders of magnitude at high
+        # compression, and raw scores would underflow float32 (ranks are unchanged).
+        scale = float(flow.detach()) or 1.0
+        scores = {n: ((w.grad * w).detach().abs() / scale).float() for n, w in self.weights.items()}
         for w in self.weights.values():
             w.requires_grad_(False)
             w.grad = None
