@@ -60,7 +60,7 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> None:
     """Write ``fig`` to ``path`` atomically and close it."""
     plt = _pyplot()
     with atomic_path(path) as temporary:
-        fig.savefig(temporary, dpi=dpi)
+        fig.savefig(temporary, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -108,7 +108,8 @@ def layer_collapse_plot(curves: Mapping[str, tuple[list[float], list[Mapping[str
     from matplotlib import cm, colors
 
     methods = list(curves)
-    fig, axes = plt.subplots(1, len(methods), figsize=(3.4 * len(methods) + 1.2, 3.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(methods), figsize=(3.0 * len(methods) + 1.0, 3.4), sharey=True, squeeze=False,
+                             layout="constrained")
     first = next(iter(curves.values()))[1][0]
     norm = colors.Normalize(1, len(first))
     floor = 1e-7
