@@ -47,3 +47,60 @@ def test_input_noise_is_seeded_and_in_range():
     b = input_noise(4, 8, 8, torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
     assert a.min() >= 0 and a.max() < 0.1
+
+
+def _textbook(level, x: torch.Tensor) -> torch.Tensor:
+    """One hourglass level in the order the papers draw it: convolution, pooling, upsampling, convolution."""
+    import torch.nn.functional as F
+
+    def conv(h, layer):
+        pad = (layer.kernel_size[0] - 1) // 2
+        return layer(F.pad(h, (pad,) * 4, mode="reflect") if pad else h)
+
+    act = lambda h: F.leaky_relu(h, 0.2)  # noqa: E731
+    h = act(level.down_norm(F.avg_pool2d(conv(x, level.down), 2)))
+    h = act(level.down2_norm(conv(h, level.down2)))
+    if level.deeper is not None:
+        h = _textbook(level.deeper, h)
+    h = F.interpolate(h, scale_factor=2, mode="nearest")
+    if level.skip is not None:
+        h = torch.cat([act(level.skip_norm(conv(x, level.skip))), h], dim=1)
+    return act(level.up_norm2(conv(level.up_norm(h), level.up)))
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        HourglassConfig(input_depth=4, channels=(6, 8, 8), skip=(0, 0, 0)),
+        HourglassConfig(input_depth=4, channels=(6, 8, 8), skip=(2, 0, 3)),
+        HourglassConfig(input_depth=4, channels=(6, 8), down_kernel=3, up_kernel=5, skip=(2, 2), skip_kernel=3),
+    ],
+)
+def test_fused_forward_equals_the_textbook_order(config):
+    """Pooling folded into the convolution and the upsampled 3x3 convolution run at low resolution change no number."""
+    torch.manual_seed(0)
+    model = Hourglass(config).double()
+    z = torch.rand(1, config.input_depth, 48, 40, dtype=torch.float64)
+    fused = model(z)
+    textbook = torch.sigmoid(model.output(_textbook(model.body, z)))
+    torch.testing.assert_close(fused, textbook, rtol=1e-10, atol=1e-12)
+    weights = torch.randn(fused.shape, dtype=torch.float64)
+    grads = torch.autograd.grad((fused * weights).sum(), list(model.parameters()))
+    expected = torch.autograd.grad((textbook * weights).sum(), list(model.parameters()))
+    for got, want in zip(grads, expected):
+        torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-12)
+
+
+def test_layers_are_created_in_the_textbook_order():
+    """Down convolutions, deeper levels, skip, up: the order the textbook layout draws its weights
+    from the seeded generator in, so a seed (the one a mask file records) gives the same weights."""
+    config = HourglassConfig(input_depth=4, channels=(6, 8), skip=(2, 3))
+    torch.manual_seed(0)
+    model = Hourglass(config)
+    torch.manual_seed(0)
+    shapes = [(4, 6, 5), (6, 6, 5), (6, 8, 5), (8, 8, 5), (6, 3, 1), (11, 8, 3), (4, 2, 1), (10, 6, 3), (6, 3, 1)]
+    expected = [torch.nn.Conv2d(*shape).weight for shape in shapes]
+    level, deeper = model.body, model.body.deeper
+    got = [level.down, level.down2, deeper.down, deeper.down2, deeper.skip, deeper.up, level.skip, level.up, model.output]
+    for layer, weight in zip(got, expected):
+        torch.testing.assert_close(layer.weight, weight, rtol=0, atol=0)

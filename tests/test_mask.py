@@ -54,7 +54,7 @@ def test_density_report_and_validation(tiny_config):
     weighted = sum(report[n] * mask[n].numel() for n in mask) / mask.total
     assert weighted == pytest.approx(mask.density)
     with pytest.raises(ValueError, match="shape"):
-        Mask({"head.0.weight": torch.ones(2, 2, dtype=torch.bool)}).check_against(model)
+        Mask({"output.weight": torch.ones(2, 2, dtype=torch.bool)}).check_against(model)
     with pytest.raises(TypeError):
         Mask({"x": torch.ones(2)})
 
