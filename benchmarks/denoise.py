@@ -143,8 +143,8 @@ def mask_step_speed(clean: np.ndarray, sides: list[int], steps: int) -> list[dic
         reference = reference_style_steps(model, z, target, 0.05, fp32_all, steps)
         ours = {
             "ours, all parameters, fp32": our_steps(model, z, target, 0.05, fp32_all, steps),
-            "ours, conv weights, fp32": our_steps(model, z, target, 0.05, OESConfig(precision="fp32"), steps),
-            "ours, conv weights, bf16 (default)": our_steps(model, z, target, 0.05, OESConfig(), steps),
+            "ours, conv weights, fp32 (default)": our_steps(model, z, target, 0.05, OESConfig(), steps),
+            "ours, conv weights, bf16": our_steps(model, z, target, 0.05, OESConfig(precision="bf16"), steps),
         }
         rows.append({"side": side, "reference_seconds": reference,
                      "ours_seconds": ours, "speedup": {k: reference / v for k, v in ours.items()}})

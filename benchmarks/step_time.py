@@ -2,8 +2,9 @@
 
     python benchmarks/step_time.py [--sides 256,512] [--steps 8]
 
-Levers: bf16 autocast, channels-last memory format, both; for a fitting step (Adam on the
-masked generator) and for an OES mask step. Writes ``benchmarks/results/step_time.{md,json}``.
+Levers: bf16 autocast, channels-last memory format, both; and, as the baseline of the fused
+forward pass, the same network run in the textbook order (convolution, pooling, upsampling,
+convolution). For a fitting step (Adam on the masked generator) and for an OES mask step. Writes ``benchmarks/results/step_time.{md,json}``.
 Needs no shared images (the input is noise: the time of a step does not depend on the image).
 """
 
@@ -16,23 +17,33 @@ import time
 import torch
 
 from common import table, write_results
-from sparse_dip.generators.hourglass import Hourglass, input_noise, padded_size
+from sparse_dip.generators.hourglass import Hourglass, input_noise, padded_size, textbook_forward
 from sparse_dip.oes import OESConfig, learn_mask
 from sparse_dip.pruning.mask import top_k
 from sparse_dip.pruning.parametrize import apply_mask
 from sparse_dip.restoration.fit import FitConfig, fit
 
+
+
+class TextbookOrder(Hourglass):
+    """The same network, run in the textbook order (what the fused forward pass replaced)."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return textbook_forward(self, z)
+
+
 LEVERS = {
-    "fp32": ("fp32", False),
-    "bf16": ("bf16", False),
-    "fp32 + channels-last": ("fp32", True),
-    "bf16 + channels-last": ("bf16", True),
+    "fp32": ("fp32", False, Hourglass),
+    "bf16": ("bf16", False, Hourglass),
+    "fp32 + channels-last": ("fp32", True, Hourglass),
+    "bf16 + channels-last": ("bf16", True, Hourglass),
+    "textbook order, fp32 + channels-last": ("fp32", True, TextbookOrder),
 }
 
 
-def _setup(side: int, channels_last: bool):
+def _setup(side: int, channels_last: bool, network: type[Hourglass]):
     torch.manual_seed(0)
-    model = Hourglass()
+    model = network()
     z = input_noise(32, *padded_size(side, side, 6), torch.Generator().manual_seed(0))
     target = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(1))
     if channels_last:
@@ -52,15 +63,15 @@ def _per_step(run, steps: int) -> float:
     return (total - (time.perf_counter() - started)) / steps
 
 
-def fit_step(side: int, precision: str, channels_last: bool, steps: int) -> float:
-    model, z, target = _setup(side, channels_last)
+def fit_step(side: int, precision: str, channels_last: bool, network: type[Hourglass], steps: int) -> float:
+    model, z, target = _setup(side, channels_last, network)
     scores = {n: torch.rand(p.shape) for n, p in model.named_parameters() if p.dim() > 1}
     apply_mask(model, top_k(scores, 0.05))
     return _per_step(lambda n: fit(model, z, target, FitConfig(steps=n, precision=precision)), steps)
 
 
-def mask_step(side: int, precision: str, channels_last: bool, steps: int) -> float:
-    model, z, target = _setup(side, channels_last)
+def mask_step(side: int, precision: str, channels_last: bool, network: type[Hourglass], steps: int) -> float:
+    model, z, target = _setup(side, channels_last, network)
     return _per_step(
         lambda n: learn_mask(model, z, target, 0.05, OESConfig(steps=n, precision=precision)), steps
     )
@@ -75,8 +86,8 @@ def main() -> int:
     for side in map(int, args.sides.split(",")):
         for phase, timer in (("fit", fit_step), ("OES mask", mask_step)):
             row = {"side": side, "phase": phase}
-            for lever, (precision, channels_last) in LEVERS.items():
-                row[lever] = timer(side, precision, channels_last, args.steps)
+            for lever, setting in LEVERS.items():
+                row[lever] = timer(side, *setting, args.steps)
                 print(side, phase, lever, f"{row[lever]:.3f} s", flush=True)
             results.append(row)
     rows = [

@@ -1,7 +1,16 @@
 import pytest
 import torch
 
-from sparse_dip.generators.hourglass import Hourglass, HourglassConfig, crop, input_noise, levels_for, padded_size
+from sparse_dip.generators import hourglass
+from sparse_dip.generators.hourglass import (
+    Hourglass,
+    HourglassConfig,
+    crop,
+    input_noise,
+    levels_for,
+    padded_size,
+    textbook_forward,
+)
 
 
 def test_default_generator_matches_the_oes_parameter_count():
@@ -49,25 +58,6 @@ def test_input_noise_is_seeded_and_in_range():
     assert a.min() >= 0 and a.max() < 0.1
 
 
-def _textbook(level, x: torch.Tensor) -> torch.Tensor:
-    """One hourglass level in the order the papers draw it: convolution, pooling, upsampling, convolution."""
-    import torch.nn.functional as F
-
-    def conv(h, layer):
-        pad = (layer.kernel_size[0] - 1) // 2
-        return layer(F.pad(h, (pad,) * 4, mode="reflect") if pad else h)
-
-    act = lambda h: F.leaky_relu(h, 0.2)  # noqa: E731
-    h = act(level.down_norm(F.avg_pool2d(conv(x, level.down), 2)))
-    h = act(level.down2_norm(conv(h, level.down2)))
-    if level.deeper is not None:
-        h = _textbook(level.deeper, h)
-    h = F.interpolate(h, scale_factor=2, mode="nearest")
-    if level.skip is not None:
-        h = torch.cat([act(level.skip_norm(conv(x, level.skip))), h], dim=1)
-    return act(level.up_norm2(conv(level.up_norm(h), level.up)))
-
-
 @pytest.mark.parametrize(
     "config",
     [
@@ -76,13 +66,17 @@ def _textbook(level, x: torch.Tensor) -> torch.Tensor:
         HourglassConfig(input_depth=4, channels=(6, 8), down_kernel=3, up_kernel=5, skip=(2, 2), skip_kernel=3),
     ],
 )
-def test_fused_forward_equals_the_textbook_order(config):
+@pytest.mark.parametrize("fuse_from", [None, 0])
+def test_fused_forward_equals_the_textbook_order(config, fuse_from, monkeypatch):
     """Pooling folded into the convolution and the upsampled 3x3 convolution run at low resolution change no number."""
+    if fuse_from is not None:  # fuse at every level, not only the large ones
+        monkeypatch.setattr(hourglass, "POOLED_MIN_SIDE", fuse_from)
+        monkeypatch.setattr(hourglass, "UPSAMPLED_MIN_SIDE", fuse_from)
     torch.manual_seed(0)
     model = Hourglass(config).double()
     z = torch.rand(1, config.input_depth, 48, 40, dtype=torch.float64)
     fused = model(z)
-    textbook = torch.sigmoid(model.output(_textbook(model.body, z)))
+    textbook = textbook_forward(model, z)
     torch.testing.assert_close(fused, textbook, rtol=1e-10, atol=1e-12)
     weights = torch.randn(fused.shape, dtype=torch.float64)
     grads = torch.autograd.grad((fused * weights).sum(), list(model.parameters()))

@@ -97,20 +97,18 @@ def _upsampled_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     """``conv`` (3x3, reflection padding 1) applied to the 2x nearest upsampling of ``x``, at ``x``'s resolution.
 
     Each of the four output phases is a 2x2 convolution of ``x`` padded by replication (the
-    reflection of a nearest-upsampled image at its border is the replication of the original);
-    the phases are interleaved into the full-resolution output. 16 instead of 36
-    multiply-adds per input pixel, and the upsampled image is never formed.
+    reflection of a nearest-upsampled image at its border is the replication of the original):
+    16 instead of 36 multiply-adds per input pixel, and the upsampled image is never formed.
+    Window ``j`` of the padded input gives phase 1 of output row ``2j - 1`` and phase 0 of row
+    ``2j``, so a pixel shuffle of the phases in the order (1, 0), less its first and last row
+    and column, is the output.
     """
-    weight, (height, width) = conv.weight, x.shape[-2:]
-    taps = _PHASE_TAPS.to(weight)
-    kernels = torch.einsum("aru,ocuv,bsv->abocrs", taps, weight, taps).flatten(0, 2)
-    bias = None if conv.bias is None else conv.bias.repeat(4)
-    phases = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernels, bias).unflatten(1, (2, 2, -1))
-    rows = [
-        torch.stack([phases[:, a, b, :, a : a + height, b : b + width] for b in (0, 1)], dim=-1).flatten(-2)
-        for a in (0, 1)
-    ]
-    return torch.stack(rows, dim=-2).flatten(-3, -2)
+    weight = conv.weight
+    taps = _PHASE_TAPS.flip(0).to(weight)
+    kernels = torch.einsum("aru,ocuv,bsv->oabcrs", taps, weight, taps).flatten(0, 2)
+    bias = None if conv.bias is None else conv.bias.repeat_interleave(4)
+    phases = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernels, bias)
+    return F.pixel_shuffle(phases, 2)[..., 1:-1, 1:-1]
 
 
 def _reflect_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
@@ -129,6 +127,17 @@ def _act(x: torch.Tensor) -> torch.Tensor:
     return F.leaky_relu(x, 0.2)
 
 
+def _textbook_down(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """:func:`_reflect_conv` followed by 2x average pooling, in that order."""
+    return F.avg_pool2d(_reflect_conv(x, conv), 2)
+
+
+# Below these sides (of a level's input) the fused forms' extra small operations cost more
+# than the multiply-adds they save (measured on 2 CPU cores with benchmarks/step_time.py).
+POOLED_MIN_SIDE = 32
+UPSAMPLED_MIN_SIDE = 64
+
+
 class _Level(nn.Module):
     """One level of the hourglass and, recursively, every level below it.
 
@@ -136,9 +145,10 @@ class _Level(nn.Module):
     LeakyReLU. Then the deeper levels, nearest upsampling, concatenation with the optional skip
     branch, BatchNorm, 3x3 convolution, BatchNorm, LeakyReLU.
 
-    The forward pass computes exactly this, in fewer operations: the first convolution and the
-    pooling run as one stride-2 convolution (:func:`_pooled_kernel`), and without a skip branch
-    the upsampling, the BatchNorm after it and the 3x3 convolution run at the lower resolution
+    The forward pass computes exactly this, in fewer operations at the larger sides: the first
+    convolution and the pooling run as one stride-2 convolution (:func:`_pooled_kernel`), and
+    without a skip branch the upsampling, the BatchNorm after it and the 3x3 convolution run at
+    the lower resolution
     (:func:`_upsampled_conv`; BatchNorm statistics of a nearest-upsampled image equal those of
     the original; BatchNorm's running variance, used only in eval mode, is then estimated from
     the low-resolution values). Together about half the multiply-adds of the textbook order.
@@ -161,11 +171,12 @@ class _Level(nn.Module):
         self.up_norm2 = nn.BatchNorm2d(width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = _act(self.down_norm(_pooled_conv(x, self.down)))
+        down = _pooled_conv if min(x.shape[-2:]) >= POOLED_MIN_SIDE else _textbook_down
+        h = _act(self.down_norm(down(x, self.down)))
         h = _act(self.down2_norm(_reflect_conv(h, self.down2)))
         if self.deeper is not None:
             h = self.deeper(h)
-        if self.skip is None and self.up.kernel_size == (3, 3):
+        if self.skip is None and self.up.kernel_size == (3, 3) and min(x.shape[-2:]) >= UPSAMPLED_MIN_SIDE:
             h = _upsampled_conv(self.up_norm(h), self.up)
         else:
             h = F.interpolate(h, scale_factor=2, mode="nearest")
@@ -191,6 +202,25 @@ class Hourglass(nn.Module):
     def pre_activation(self, z: torch.Tensor) -> torch.Tensor:
         """The output before the final sigmoid (SynFlow's ``R`` is its sum)."""
         return self.output(self.body(z))
+
+
+def textbook_forward(model: Hourglass, z: torch.Tensor) -> torch.Tensor:
+    """``model(z)`` computed in the order the papers draw it: convolution, pooling, upsampling, convolution.
+
+    Slower than ``model(z)``; the reference the fused forward pass is tested and timed against.
+    """
+
+    def level(block: _Level, x: torch.Tensor) -> torch.Tensor:
+        h = _act(block.down_norm(_textbook_down(x, block.down)))
+        h = _act(block.down2_norm(_reflect_conv(h, block.down2)))
+        if block.deeper is not None:
+            h = level(block.deeper, h)
+        h = F.interpolate(h, scale_factor=2, mode="nearest")
+        if block.skip is not None:
+            h = torch.cat([_act(block.skip_norm(_reflect_conv(x, block.skip))), h], dim=1)
+        return _act(block.up_norm2(_reflect_conv(block.up_norm(h), block.up)))
+
+    return torch.sigmoid(model.output(level(model.body, z)))
 
 
 def padded_size(height: int, width: int, levels: int) -> tuple[int, int]:
