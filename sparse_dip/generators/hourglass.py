@@ -124,6 +124,7 @@ def _pooled_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
 
 
 def _act(x: torch.Tensor) -> torch.Tensor:
+    """DIP's activation, LeakyReLU(0.2)."""
     return F.leaky_relu(x, 0.2)
 
 
@@ -145,13 +146,12 @@ class _Level(nn.Module):
     LeakyReLU. Then the deeper levels, nearest upsampling, concatenation with the optional skip
     branch, BatchNorm, 3x3 convolution, BatchNorm, LeakyReLU.
 
-    The forward pass computes exactly this, in fewer operations at the larger sides: the first
-    convolution and the pooling run as one stride-2 convolution (:func:`_pooled_kernel`), and
-    without a skip branch the upsampling, the BatchNorm after it and the 3x3 convolution run at
-    the lower resolution
-    (:func:`_upsampled_conv`; BatchNorm statistics of a nearest-upsampled image equal those of
-    the original; BatchNorm's running variance, used only in eval mode, is then estimated from
-    the low-resolution values). Together about half the multiply-adds of the textbook order.
+    The forward pass computes exactly this with fewer operations where the images are large:
+    the first convolution and the pooling run as one stride-2 convolution (:func:`_pooled_conv`)
+    and, without a skip branch, the upsampling, the BatchNorm after it and the 3x3 convolution
+    run at the lower resolution (:func:`_upsampled_conv`). BatchNorm statistics of a
+    nearest-upsampled image equal those of the original; only its running variance, used in
+    eval mode alone, is then estimated from the low-resolution values.
     """
 
     def __init__(self, config: HourglassConfig, i: int, in_ch: int) -> None:
@@ -184,7 +184,6 @@ class _Level(nn.Module):
                 h = torch.cat([_act(self.skip_norm(_reflect_conv(x, self.skip))), h], dim=1)
             h = _reflect_conv(self.up_norm(h), self.up)
         return _act(self.up_norm2(h))
-
 
 
 class Hourglass(nn.Module):
