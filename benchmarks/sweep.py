@@ -28,7 +28,7 @@ VARIANTS = {
     "mask-192": lambda base: replace(base, mask_side=192),
     "oes-300": lambda base: replace(base, oes=replace(base.oes, steps=300)),
     "oes-1200": lambda base: replace(base, oes=replace(base.oes, steps=1200)),
-    "contiguous": lambda base: replace(base, channels_last=False),
+    "channels-last": lambda base: replace(base, channels_last=True),
     "cosine": lambda base: replace(base, fit=replace(base.fit, lr_schedule="cosine")),
     "cosine-lr2e-2": lambda base: replace(base, fit=replace(base.fit, lr_schedule="cosine", lr=2e-2)),
     "input-noise": lambda base: replace(base, fit=replace(base.fit, input_noise_std=1 / 30)),

@@ -37,7 +37,7 @@ def denoise(
     out: Annotated[Optional[Path], typer.Option(help="Restored image [default: NOISY_denoised.png beside NOISY; .tif for a TIFF].")] = None,
     clean: Annotated[Optional[Path], typer.Option(help="Clean reference: track PSNR and report PSNR/SSIM.")] = None,
     steps: Annotated[
-        Optional[int], typer.Option(help="Fitting steps [default: 1500 for 512x512 RGB, fewer for smaller images].")
+        Optional[int], typer.Option(help="Fitting steps [default: 1300 for 512x512 RGB, fewer for smaller images].")
     ] = None,
     mask_steps: Annotated[Optional[int], typer.Option(help="OES mask-learning steps [default: 600].")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the weights, input noise and relaxation noise.")] = 0,

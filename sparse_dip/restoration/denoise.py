@@ -41,8 +41,9 @@ class DenoiseConfig:
     (0: the full image); a mask is over weights, not pixels. ``mask_view`` says how that view
     is made: ``"downscale"`` (the whole scene, at a coarser scale and with less noise) or
     ``"crop"`` (the central region, at the image's own scale and noise level).
-    ``channels_last`` runs the convolutions in channels-last memory order (faster on CPUs,
-    ``BENCHMARKS.md``; the numbers differ from contiguous order in the last bits). With
+    ``channels_last`` runs the convolutions in channels-last memory order (faster for the
+    textbook network, slower for our fused one on the CPUs measured, ``BENCHMARKS.md``; the
+    numbers differ from contiguous order in the last bits). With
     ``scale_steps``, ``fit.steps`` is the budget for a 512x512 RGB image and smaller images
     get fewer steps (:func:`scaled_fit_steps`); without it, ``fit.steps`` is used as given.
     ``rescale_init`` multiplies the kept weights of each layer by ``1 / sqrt(its density)``
@@ -59,7 +60,7 @@ class DenoiseConfig:
     mask_side: int = 256
     mask_view: Literal["downscale", "crop"] = "downscale"
     scale_steps: bool = True
-    channels_last: bool = True
+    channels_last: bool = False
     rescale_init: bool = False
     device: str = "auto"
 
@@ -112,8 +113,8 @@ def scaled_fit_steps(steps: int, height: int, width: int, channels: int) -> int:
     square root of their ratio, rounded to 50 and at least 500 (or ``steps`` if smaller).
 
     The fewer pixel values the kept weights face, the sooner a sparse generator starts fitting
-    the noise: on pepper at 95 % sparsity the returned PSNR peaks near step 1450 at 512x512 and
-    near step 750 on a 256x256 crop (``BENCHMARKS.md``).
+    the noise: at 95 % sparsity the returned PSNR of pepper and F16 plateaus from about step
+    1300 to 1500 at 512x512, and pepper's peaks near step 650 on a 256x256 crop (``BENCHMARKS.md``).
     """
     ratio = min(1.0, (height * width * channels / (512 * 512 * 3)) ** 0.5)
     return min(steps, max(500, int(round(steps * ratio / 50)) * 50))

@@ -31,7 +31,7 @@ from sparse_dip.runtime import Precision, autocast, check_precision
 class FitConfig:
     """Settings of the fitting loop (Adam on MSE to the observation)."""
 
-    steps: int = 1500
+    steps: int = 1300
     lr: float = 0.01
     lr_schedule: Literal["constant", "cosine"] = "constant"
     ema: float | None = 0.99
