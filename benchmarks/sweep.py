@@ -7,7 +7,8 @@ Each variant changes one thing from the package defaults (``DenoiseConfig()``, w
 ``--mask-side`` and number of fit steps); all run on the
 central ``side x side`` crop of a shared image at sigma 25 with the same seeds, and report the
 returned (EMA) PSNR at the end of the budget, the best PSNR and its step on the EMA and on the
-raw curve, and the EMA curve every 200 steps. Writes ``benchmarks/results/sweep_IMAGE_SIDE.{md,json}``.
+raw curve, and the EMA curve every 200 steps. Writes ``benchmarks/results/sweep_IMAGE_SIDE.{md,json}``
+(or ``NAME.{md,json}`` with ``--name``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--mask-side", type=int, default=DenoiseConfig().mask_side)
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--name", help="results file name [default: sweep_IMAGE_SIDE]")
     args = parser.parse_args()
     path = Path(args.image)
     image = load_image(path).pixels if path.is_file() else shared_image(args.image)
@@ -82,7 +84,7 @@ def main() -> int:
         + table(["variant", "final PSNR (EMA)", "best EMA @ step", "best raw @ step",
                  "EMA PSNR at steps 200, 400, ...", "s (mask + fit)"], rows)
     )
-    md, js = write_results(f"sweep_{Path(args.image).stem}_{args.side}", markdown, {"results": results})
+    md, js = write_results(args.name or f"sweep_{Path(args.image).stem}_{args.side}", markdown, {"results": results})
     print(markdown)
     print(f"wrote {md} and {js}")
     return 0
