@@ -29,6 +29,11 @@ VARIANTS = {
     "mask-192": lambda base: replace(base, mask_side=192),
     "oes-300": lambda base: replace(base, oes=replace(base.oes, steps=300)),
     "oes-1200": lambda base: replace(base, oes=replace(base.oes, steps=1200)),
+    "oes-1200-192": lambda base: replace(base, mask_side=192, oes=replace(base.oes, steps=1200)),
+    "oes-1200-128": lambda base: replace(base, mask_side=128, oes=replace(base.oes, steps=1200)),
+    "oes-2400-128": lambda base: replace(base, mask_side=128, oes=replace(base.oes, steps=2400)),
+    "oes-600-256": lambda base: replace(base, mask_side=256, oes=replace(base.oes, steps=600)),
+    "oes-lr0.3": lambda base: replace(base, oes=replace(base.oes, lr=0.3)),
     "channels-last": lambda base: replace(base, channels_last=True),
     "cosine": lambda base: replace(base, fit=replace(base.fit, lr_schedule="cosine")),
     "cosine-lr2e-2": lambda base: replace(base, fit=replace(base.fit, lr_schedule="cosine", lr=2e-2)),
@@ -52,6 +57,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--mask-side", type=int, default=DenoiseConfig().mask_side)
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--seed", type=int, default=0, help="the run's seed (the noise added to the image is seed 0)")
     parser.add_argument("--name", help="results file name [default: sweep_IMAGE_SIDE]")
     args = parser.parse_args()
     path = Path(args.image)
@@ -65,7 +71,7 @@ def main() -> int:
 
     results, rows = {}, []
     for name in args.variants.split(","):
-        base = DenoiseConfig(mask_side=args.mask_side, scale_steps=False)
+        base = DenoiseConfig(mask_side=args.mask_side, scale_steps=False, seed=args.seed)
         config = VARIANTS[name](replace(base, fit=replace(base.fit, steps=args.steps)))
         report = denoise(noisy, config, clean=clean).report
         history = report["history"]
@@ -73,6 +79,7 @@ def main() -> int:
         curve = [round(history["psnr_ema"][i], 2) for i in range(3, len(history["step"]), 4)]
         results[name] = {"settings": report["settings"], "psnr": report["psnr"], "best_psnr": report["best_psnr"],
                          "best_step": report["best_step"], "history": history,
+                         "density_per_layer": report["density_per_layer"],
                          "mask_seconds": report["mask_seconds"], "fit_seconds": report["fit_seconds"]}
         rows.append([name, report["psnr"], f"{report['best_psnr']:.2f} @ {report['best_step']}",
                      f"{history['psnr'][raw_best]:.2f} @ {history['step'][raw_best]}",
@@ -80,7 +87,7 @@ def main() -> int:
         print(rows[-1], flush=True)
     markdown = (
         f"## Variants on {args.image}, central {args.side}x{args.side} crop, sigma 25, {args.steps} fit steps, "
-        f"mask learned at most {args.mask_side} px\n\n"
+        f"mask learned at most {args.mask_side} px unless the variant says, seed {args.seed}\n\n"
         + table(["variant", "final PSNR (EMA)", "best EMA @ step", "best raw @ step",
                  "EMA PSNR at steps 200, 400, ...", "s (mask + fit)"], rows)
     )

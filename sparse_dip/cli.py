@@ -39,7 +39,7 @@ def denoise(
     steps: Annotated[
         Optional[int], typer.Option(help="Fitting steps [default: 1300 for 512x512 RGB, fewer for smaller images].")
     ] = None,
-    mask_steps: Annotated[Optional[int], typer.Option(help="OES mask-learning steps [default: 600].")] = None,
+    mask_steps: Annotated[Optional[int], typer.Option(help="OES mask-learning steps [default: 1200].")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the weights, input noise and relaxation noise.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     precision: Annotated[str, typer.Option(help="fp32, or bf16 autocast (faster on some CPUs: BENCHMARKS.md).")] = "fp32",
@@ -205,7 +205,7 @@ def compare(
     ] = "dense,oes,random,magnitude,snip,grasp,synflow,imp",
     sparsity: Annotated[float, typer.Option(help="Fraction of weights removed by every mask method, in (0, 1).")] = 0.95,
     steps: Annotated[Optional[int], typer.Option(help="Fitting steps for every DIP method [default: as denoise].")] = None,
-    mask_steps: Annotated[Optional[int], typer.Option(help="OES mask-learning steps [default: 600].")] = None,
+    mask_steps: Annotated[Optional[int], typer.Option(help="OES mask-learning steps [default: 1200].")] = None,
     imp_steps: Annotated[Optional[int], typer.Option(help="Fitting steps per IMP level [default: the fitting steps].")] = None,
     rewind_step: Annotated[int, typer.Option(help="IMP rewinds to this step (0: the initialisation).")] = 0,
     sigma: Annotated[Optional[float], typer.Option(help="Noise level (0-255) for the classic denoisers [default: estimated].")] = None,
@@ -343,7 +343,7 @@ def find_mask(
     sparsity: Annotated[float, typer.Option(help="Fraction of weights removed, in (0, 1).")] = 0.95,
     out: Annotated[Optional[Path], typer.Option(help="Mask file [default: IMAGE.mask beside IMAGE].")] = None,
     method: Annotated[str, typer.Option(help="oes, random, magnitude, snip, grasp, synflow or imp.")] = "oes",
-    mask_steps: Annotated[Optional[int], typer.Option(help="OES mask-learning steps [default: 600].")] = None,
+    mask_steps: Annotated[Optional[int], typer.Option(help="OES mask-learning steps [default: 1200].")] = None,
     imp_steps: Annotated[Optional[int], typer.Option(help="Fitting steps per IMP level [default: 1000].")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the weights and input noise (stored in the mask file).")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",

@@ -38,7 +38,8 @@ class DenoiseConfig:
     ``sparsity`` is the fraction of maskable weights removed, in ``[0, 1)``; ``method`` finds
     the mask (OES, or a baseline of :mod:`sparse_dip.restoration.masks`). The mask is
     learned on a smaller view of the image whose shorter side is at most ``mask_side`` pixels
-    (0: the full image); a mask is over weights, not pixels. ``mask_view`` says how that view
+    (0: the full image); a mask is over weights, not pixels. The default, 192, is the smallest
+    side the 6-level generator runs on; a smaller view gets a shallower generator. ``mask_view`` says how that view
     is made: ``"downscale"`` (the whole scene, at a coarser scale and with less noise) or
     ``"crop"`` (the central region, at the image's own scale and noise level).
     ``channels_last`` runs the convolutions in channels-last memory order (faster for the
@@ -57,7 +58,7 @@ class DenoiseConfig:
     oes: OESConfig = field(default_factory=OESConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     fit: FitConfig = field(default_factory=FitConfig)
-    mask_side: int = 256
+    mask_side: int = 192
     mask_view: Literal["downscale", "crop"] = "downscale"
     scale_steps: bool = True
     channels_last: bool = False
