@@ -20,7 +20,7 @@ enter through ``torch.func.functional_call`` (the reference deep-copies the mode
 loops over tensors with a two-class Gumbel-softmax and lets autograd differentiate the KL:
 about 4x slower per step, ``BENCHMARKS.md``); only convolution weights are masked by default (the reference masks every
 parameter, ``include="all"`` does too); ties in the top-k go to the lower index (the reference
-breaks them at random); and the defaults take far fewer, larger steps (Adam lr 0.1 for a few
+breaks them at random); and the defaults take far fewer, larger steps (Adam lr 0.1 for about a
 thousand steps rather than lr 0.01 for 60,000), measured in ``BENCHMARKS.md``.
 """
 

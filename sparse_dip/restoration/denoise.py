@@ -39,9 +39,9 @@ class DenoiseConfig:
     the mask (OES, or a baseline of :mod:`sparse_dip.restoration.masks`). The mask is
     learned on a smaller view of the image whose shorter side is at most ``mask_side`` pixels
     (0: the full image); a mask is over weights, not pixels. The default, 192, is the smallest
-    side the 6-level generator runs on; a smaller view gets a shallower generator. ``mask_view`` says how that view
-    is made: ``"downscale"`` (the whole scene, at a coarser scale and with less noise) or
-    ``"crop"`` (the central region, at the image's own scale and noise level).
+    side the 6-level generator runs on; a smaller view gets a shallower generator.
+    ``mask_view`` says how that view is made: ``"downscale"`` (the whole scene, at a coarser
+    scale and with less noise) or ``"crop"`` (the central region, at the image's own scale and noise level).
     ``channels_last`` runs the convolutions in channels-last memory order (faster for the
     textbook network, slower for our fused one on the CPUs measured, ``BENCHMARKS.md``; the
     numbers differ from contiguous order in the last bits). With
