@@ -5,8 +5,8 @@
 The generator is the default one with a random 5 % mask enforced by the package's
 parametrization, fitted with fused Adam as ``sparse_dip/restoration/fit.py`` does. The compiled
 model's first step includes the compilation, measured cold (Inductor's on-disk graph cache is
-switched off, so this is what a user's first run pays); the other steps alternate eager and compiled and
-the median of each is kept. Inductor's layout optimisation is switched off: with it, torch 2.13
+switched off, so this is what a user's first run pays); the other steps alternate eager and
+compiled, and the median of each is kept. Inductor's layout optimisation is switched off: with it, torch 2.13
 fails in the backward of the replication padding (a stride assertion in the generated code).
 Writes ``benchmarks/results/compile_step.{md,json}``.
 """
