@@ -14,8 +14,8 @@ import sys
 import time
 
 import torch
-
 from common import table, write_results
+
 from sparse_dip.generators.hourglass import Hourglass
 
 VARIANTS = {"per-tensor loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}

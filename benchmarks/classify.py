@@ -23,8 +23,8 @@ import argparse
 import sys
 import time
 
-
 from common import RESULTS, table, write_results
+
 from sparse_dip.classification.data import load_dataset, load_digits
 from sparse_dip.classification.lottery import imp, stability
 from sparse_dip.classification.models import build_classifier
@@ -46,21 +46,38 @@ def collapse_section(args) -> tuple[str, dict]:
 
     curves = layer_collapse(
         lambda: seeded_init(args.seed, lambda: build_classifier("vgg16", 3, 10)),
-        ["magnitude", "random", "snip", "grasp", "synflow"], grid, data=data, shape=(3, 32, 32), classes=10,
-        rounds=100, seed=args.seed, on_point=on_point,
+        ["magnitude", "random", "snip", "grasp", "synflow"],
+        grid,
+        data=data,
+        shape=(3, 32, 32),
+        classes=10,
+        rounds=100,
+        seed=args.seed,
+        on_point=on_point,
     )
-    save_figure(layer_collapse_plot({m: (c.log10_compressions, c.remaining) for m, c in curves.items()}),
-                RESULTS / "classify_collapse.png")
+    save_figure(
+        layer_collapse_plot({m: (c.log10_compressions, c.remaining) for m, c in curves.items()}),
+        RESULTS / "classify_collapse.png",
+    )
     rows = []
     for method, curve in curves.items():
         critical = curve.critical_log10_compression
-        rows.append([method, "none" if critical is None else f"{critical:g}", f"{PAPER[method]:g}",
-                     f"{curve.seconds:.0f}", f"{curve.seconds / len(grid):.1f}"])
+        rows.append(
+            [
+                method,
+                "none" if critical is None else f"{critical:g}",
+                f"{PAPER[method]:g}",
+                f"{curve.seconds:.0f}",
+                f"{curve.seconds / len(grid):.1f}",
+            ]
+        )
     synflow = curves["synflow"].critical_log10_compression or 0
     others = [curves[m].critical_log10_compression or 0 for m in ("magnitude", "snip", "grasp")]
-    verdict = (f"SynFlow's critical compression 10^{synflow:g} {'>=' if synflow >= 5 else 'is BELOW'} 10^5; "
-               f"magnitude, SNIP and GraSP at most 10^{max(others):g} "
-               f"({'<=' if max(others) <= 4 else 'ABOVE'} 10^4).")
+    verdict = (
+        f"SynFlow's critical compression 10^{synflow:g} {'>=' if synflow >= 5 else 'is BELOW'} 10^5; "
+        f"magnitude, SNIP and GraSP at most 10^{max(others):g} "
+        f"({'<=' if max(others) <= 4 else 'ABOVE'} 10^4)."
+    )
     markdown = (
         "## Layer collapse at initialisation, VGG-16 (BatchNorm), 2 cores\n\n"
         + table(["method", "critical log10 compression (ours)", "paper (Fig. 1)", "sweep s", "s per point"], rows)
@@ -84,23 +101,40 @@ def lottery_section(args) -> tuple[str, dict]:
         model = seeded_init(args.seed, lambda: build_classifier("small_cnn", 1, 10))
         levels = imp(model, data, config, 5, IMPConfig(rewind_step=k))
         found["imp"][k] = [{"level": lv.level, "density": lv.density, "accuracy": lv.result.accuracy} for lv in levels]
-        print(f"IMP rewind {k}: " + ", ".join(f"{lv.density:.3f}: {100 * lv.result.accuracy:.1f} %" for lv in levels)
-              + f" ({time.perf_counter() - started:.0f} s)", flush=True)
+        print(
+            f"IMP rewind {k}: "
+            + ", ".join(f"{lv.density:.3f}: {100 * lv.result.accuracy:.1f} %" for lv in levels)
+            + f" ({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
     for lv0, lvk in zip(found["imp"][0], found["imp"][late]):
-        rows.append([lv0["level"], f"{lv0['density']:.3f}", f"{100 * lv0['accuracy']:.2f}", f"{100 * lvk['accuracy']:.2f}"])
+        rows.append(
+            [lv0["level"], f"{lv0['density']:.3f}", f"{100 * lv0['accuracy']:.2f}", f"{100 * lvk['accuracy']:.2f}"]
+        )
     stab_rows = []
     for k in (0, late):
         model = seeded_init(args.seed, lambda: build_classifier("small_cnn", 1, 10))
         result = stability(model, data, config, k)
         found["stability"][k] = result.to_dict()
-        stab_rows.append([k, f"{100 * k / total:.1f} %", f"{100 * result.errors[0]:.2f}", f"{100 * result.errors[-1]:.2f}",
-                          f"{100 * max(result.errors):.2f}", f"{100 * result.instability:.2f}"])
+        stab_rows.append(
+            [
+                k,
+                f"{100 * k / total:.1f} %",
+                f"{100 * result.errors[0]:.2f}",
+                f"{100 * result.errors[-1]:.2f}",
+                f"{100 * max(result.errors):.2f}",
+                f"{100 * result.instability:.2f}",
+            ]
+        )
         print(f"stability rewind {k}: instability {100 * result.instability:.2f} %", flush=True)
     markdown = (
-        f"## IMP with rewinding on digits (small CNN, {config.epochs} epochs of {per_epoch} steps, SGD lr 0.05 cosine)\n\n"
+        f"## IMP with rewinding on digits (small CNN, {config.epochs} epochs of {per_epoch} steps, "
+        "SGD lr 0.05 cosine)\n\n"
         + table(["level", "density", "test accuracy %, rewind to 0", f"test accuracy %, rewind to step {late}"], rows)
         + "\n\n## Instability (dense small CNN, two data orders, 30 points on the line)\n\n"
-        + table(["rewind step", "of training", "error A %", "error B %", "max error on path %", "instability %"], stab_rows)
+        + table(
+            ["rewind step", "of training", "error A %", "error B %", "max error on path %", "instability %"], stab_rows
+        )
         + "\n"
     )
     return markdown, found

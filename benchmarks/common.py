@@ -62,6 +62,7 @@ def write_results(name: str, markdown: str, data: dict) -> tuple[Path, Path]:
 
 def table(header: list[str], rows: list[list]) -> str:
     """A Markdown table; floats get two decimals."""
+
     def cell(v) -> str:
         return f"{v:.2f}" if isinstance(v, float) else str(v)
 

@@ -21,6 +21,7 @@ import sys
 from dataclasses import replace
 
 from common import RESULTS, noisy_copy, shared_image, write_results
+
 from sparse_dip import metrics
 from sparse_dip.plots import image_grid, psnr_curves, save_figure
 from sparse_dip.pruning.imp import IMPConfig
@@ -117,7 +118,8 @@ def main() -> int:
         + results_table(results, noisy_psnr)
         + "\n\n"
         + "\n".join(claims(results))
-        + f"\n\nFit: Adam lr {settings['fit']['lr']}, output EMA {settings['fit']['ema']}, {settings['fit']['precision']}, same seed and "
+        + f"\n\nFit: Adam lr {settings['fit']['lr']}, output EMA {settings['fit']['ema']}, "
+        f"{settings['fit']['precision']}, same seed and "
         f"input for every method; IMP: {args.imp_steps} steps per level, 20 % per level, rewound to init; "
         f"SynFlow: {settings['baseline']['synflow_rounds']} rounds; OES: {settings['oes']['steps']} steps. "
         f"Curves: `{stem}_curves.png`; outputs: `{stem}_grid.png`.\n"

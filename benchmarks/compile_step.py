@@ -21,8 +21,8 @@ from collections.abc import Callable
 
 import torch
 import torch._inductor.config as inductor_config
-
 from common import table, write_results
+
 from sparse_dip.generators.hourglass import Hourglass, input_noise
 from sparse_dip.pruning.mask import Mask
 from sparse_dip.pruning.parametrize import apply_mask
@@ -83,8 +83,13 @@ def main() -> int:
         + table(["forward", "s per step", "speed-up", "first step incl. compilation, s"], rows)
         + f"\nSteps needed to repay the compilation: {break_even:.0f}.\n"
     )
-    data = {"side": args.side, "seconds_per_step": {k: statistics.median(v) for k, v in times.items()},
-            "all_seconds": times, "first_compiled_step_seconds": first_compiled, "break_even_steps": break_even}
+    data = {
+        "side": args.side,
+        "seconds_per_step": {k: statistics.median(v) for k, v in times.items()},
+        "all_seconds": times,
+        "first_compiled_step_seconds": first_compiled,
+        "break_even_steps": break_even,
+    }
     md, js = write_results("compile_step", markdown, data)
     print(markdown)
     print(f"wrote {md} and {js}")

@@ -26,13 +26,13 @@ import time
 
 import numpy as np
 import torch
-
 from common import RESULTS, noisy_copy, shared_image, table, write_results
+
 from sparse_dip import metrics
+from sparse_dip.errors import InputError
 from sparse_dip.generators.hourglass import Hourglass, crop, input_noise, padded_size
 from sparse_dip.images import to_tensor
 from sparse_dip.oes import OESConfig, learn_mask
-from sparse_dip.errors import InputError
 from sparse_dip.restoration.classic import classic_denoise
 from sparse_dip.restoration.denoise import DenoiseConfig, denoise
 from sparse_dip.restoration.fit import FitConfig
@@ -71,7 +71,11 @@ def run_classic(name: str, noisy: np.ndarray, clean: np.ndarray) -> dict | None:
         out = classic_denoise(name, noisy, SIGMA / 255)
     except InputError:
         return None
-    return {"psnr": metrics.psnr(out, clean), "ssim": metrics.ssim(out, clean), "seconds": time.perf_counter() - started}
+    return {
+        "psnr": metrics.psnr(out, clean),
+        "ssim": metrics.ssim(out, clean),
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def _reference_relaxation(keep_probability: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -112,8 +116,9 @@ def reference_style_steps(model, z, target, density, config: OESConfig, steps: i
             offset += p.numel()
         output = copied(z)
         keep = torch.sigmoid(logits)
-        kl = (keep * torch.log((keep + 1e-6) / density)
-              + (1 - keep) * torch.log((1 - keep + 1e-6) / (1 - density))).sum()
+        kl = (
+            keep * torch.log((keep + 1e-6) / density) + (1 - keep) * torch.log((1 - keep + 1e-6) / (1 - density))
+        ).sum()
         loss = torch.nn.functional.mse_loss(crop(output, *target.shape[-2:]), target) + config.kl * kl
         loss.backward()
         optimizer.step()
@@ -123,6 +128,7 @@ def reference_style_steps(model, z, target, density, config: OESConfig, steps: i
 
 def our_steps(model, z, target, density, config: OESConfig, steps: int) -> float:
     """Seconds per OES step of :func:`sparse_dip.oes.learn_mask` (warm-up excluded)."""
+
     def timed(n: int) -> float:
         started = time.perf_counter()
         learn_mask(model, z, target, density, OESConfig(**{**config.to_dict(), "steps": n}))
@@ -146,8 +152,14 @@ def mask_step_speed(clean: np.ndarray, sides: list[int], steps: int) -> list[dic
             "ours, conv weights, fp32 (default)": our_steps(model, z, target, 0.05, OESConfig(), steps),
             "ours, conv weights, bf16": our_steps(model, z, target, 0.05, OESConfig(precision="bf16"), steps),
         }
-        rows.append({"side": side, "reference_seconds": reference,
-                     "ours_seconds": ours, "speedup": {k: reference / v for k, v in ours.items()}})
+        rows.append(
+            {
+                "side": side,
+                "reference_seconds": reference,
+                "ours_seconds": ours,
+                "speedup": {k: reference / v for k, v in ours.items()},
+            }
+        )
     return rows
 
 
@@ -220,18 +232,39 @@ def main() -> int:
     for name, r in results.items():
         s, d = r["sparse"], r["dense"]
         bm3d = r["bm3d"]["psnr"] if r["bm3d"] else float("nan")
-        rows.append([
-            name, "x".join(map(str, r["size"][:2])), r["noisy_psnr"],
-            f"{d['final_psnr']:.2f}", f"{d['best_psnr']:.2f} @ {d['best_step']}",
-            f"{d['best_raw_psnr']:.2f} @ {d['best_raw_step']}",
-            s["final_psnr"], s["final_psnr"] - d["best_psnr"], bm3d, s["final_psnr"] - bm3d,
-            r["tv"]["psnr"], f"{s['seconds']:.0f} ({s['mask_seconds']:.0f} + {s['fit_seconds']:.0f})",
-            f"{d['seconds_per_step']:.3f} / {s['seconds_per_step']:.3f}",
-        ])
+        rows.append(
+            [
+                name,
+                "x".join(map(str, r["size"][:2])),
+                r["noisy_psnr"],
+                f"{d['final_psnr']:.2f}",
+                f"{d['best_psnr']:.2f} @ {d['best_step']}",
+                f"{d['best_raw_psnr']:.2f} @ {d['best_raw_step']}",
+                s["final_psnr"],
+                s["final_psnr"] - d["best_psnr"],
+                bm3d,
+                s["final_psnr"] - bm3d,
+                r["tv"]["psnr"],
+                f"{s['seconds']:.0f} ({s['mask_seconds']:.0f} + {s['fit_seconds']:.0f})",
+                f"{d['seconds_per_step']:.3f} / {s['seconds_per_step']:.3f}",
+            ]
+        )
     quality = table(
-        ["image", "size", "noisy", "dense final", "dense best EMA @ step", "dense best raw @ step",
-         "Sparse-DIP", "Sparse-DIP - dense best", "BM3D", "Sparse-DIP - BM3D", "TV (calibrated)",
-         "Sparse-DIP s (mask + fit)", "s/step dense / sparse"],
+        [
+            "image",
+            "size",
+            "noisy",
+            "dense final",
+            "dense best EMA @ step",
+            "dense best raw @ step",
+            "Sparse-DIP",
+            "Sparse-DIP - dense best",
+            "BM3D",
+            "Sparse-DIP - BM3D",
+            "TV (calibrated)",
+            "Sparse-DIP s (mask + fit)",
+            "s/step dense / sparse",
+        ],
         rows,
     )
     speed_rows = [

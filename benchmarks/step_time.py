@@ -4,7 +4,8 @@
 
 Levers: bf16 autocast, channels-last memory format, both; and, as the baseline of the fused
 forward pass, the same network run in the textbook order (convolution, pooling, upsampling,
-convolution). For a fitting step (Adam on the masked generator) and for an OES mask step. Writes ``benchmarks/results/step_time.{md,json}``.
+convolution). For a fitting step (Adam on the masked generator) and for an OES mask step.
+Writes ``benchmarks/results/step_time.{md,json}``.
 Needs no shared images (the input is noise: the time of a step does not depend on the image).
 """
 
@@ -15,14 +16,13 @@ import sys
 import time
 
 import torch
-
 from common import table, write_results
+
 from sparse_dip.generators.hourglass import Hourglass, input_noise, padded_size, textbook_forward
 from sparse_dip.oes import OESConfig, learn_mask
 from sparse_dip.pruning.mask import top_k
 from sparse_dip.pruning.parametrize import apply_mask
 from sparse_dip.restoration.fit import FitConfig, fit
-
 
 
 class TextbookOrder(Hourglass):
@@ -72,9 +72,7 @@ def fit_step(side: int, precision: str, channels_last: bool, network: type[Hourg
 
 def mask_step(side: int, precision: str, channels_last: bool, network: type[Hourglass], steps: int) -> float:
     model, z, target = _setup(side, channels_last, network)
-    return _per_step(
-        lambda n: learn_mask(model, z, target, 0.05, OESConfig(steps=n, precision=precision)), steps
-    )
+    return _per_step(lambda n: learn_mask(model, z, target, 0.05, OESConfig(steps=n, precision=precision)), steps)
 
 
 def main() -> int:
@@ -93,9 +91,7 @@ def main() -> int:
                     row[lever] = min(row.get(lever, seconds), seconds)
                     print(side, phase, lever, f"{seconds:.3f} s", flush=True)
             results.append(row)
-    rows = [
-        [r["side"], r["phase"]] + [f"{r[k]:.3f} ({r['fp32'] / r[k]:.2f}x)" for k in LEVERS] for r in results
-    ]
+    rows = [[r["side"], r["phase"]] + [f"{r[k]:.3f} ({r['fp32'] / r[k]:.2f}x)" for k in LEVERS] for r in results]
     markdown = (
         f"## Seconds per step of the default generator (fastest of {args.repeats} rounds; speed-up against fp32)\n\n"
         + table(["side", "phase", *LEVERS], rows)

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from common import noisy_copy, shared_image, table, write_results
+
 from sparse_dip.images import load_image
 from sparse_dip.restoration.denoise import DenoiseConfig, denoise
 
@@ -77,19 +78,41 @@ def main() -> int:
         history = report["history"]
         raw_best = max(range(len(history["psnr"])), key=history["psnr"].__getitem__)
         curve = [round(history["psnr_ema"][i], 2) for i in range(3, len(history["step"]), 4)]
-        results[name] = {"settings": report["settings"], "psnr": report["psnr"], "best_psnr": report["best_psnr"],
-                         "best_step": report["best_step"], "history": history,
-                         "density_per_layer": report["density_per_layer"],
-                         "mask_seconds": report["mask_seconds"], "fit_seconds": report["fit_seconds"]}
-        rows.append([name, report["psnr"], f"{report['best_psnr']:.2f} @ {report['best_step']}",
-                     f"{history['psnr'][raw_best]:.2f} @ {history['step'][raw_best]}",
-                     " ".join(map(str, curve)), f"{report['mask_seconds']:.0f} + {report['fit_seconds']:.0f}"])
+        results[name] = {
+            "settings": report["settings"],
+            "psnr": report["psnr"],
+            "best_psnr": report["best_psnr"],
+            "best_step": report["best_step"],
+            "history": history,
+            "density_per_layer": report["density_per_layer"],
+            "mask_seconds": report["mask_seconds"],
+            "fit_seconds": report["fit_seconds"],
+        }
+        rows.append(
+            [
+                name,
+                report["psnr"],
+                f"{report['best_psnr']:.2f} @ {report['best_step']}",
+                f"{history['psnr'][raw_best]:.2f} @ {history['step'][raw_best]}",
+                " ".join(map(str, curve)),
+                f"{report['mask_seconds']:.0f} + {report['fit_seconds']:.0f}",
+            ]
+        )
         print(rows[-1], flush=True)
     markdown = (
         f"## Variants on {args.image}, central {args.side}x{args.side} crop, sigma 25, {args.steps} fit steps, "
         f"mask learned at most {args.mask_side} px unless the variant says, seed {args.seed}\n\n"
-        + table(["variant", "final PSNR (EMA)", "best EMA @ step", "best raw @ step",
-                 "EMA PSNR at steps 200, 400, ...", "s (mask + fit)"], rows)
+        + table(
+            [
+                "variant",
+                "final PSNR (EMA)",
+                "best EMA @ step",
+                "best raw @ step",
+                "EMA PSNR at steps 200, 400, ...",
+                "s (mask + fit)",
+            ],
+            rows,
+        )
     )
     md, js = write_results(args.name or f"sweep_{Path(args.image).stem}_{args.side}", markdown, {"results": results})
     print(markdown)

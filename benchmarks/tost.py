@@ -20,8 +20,10 @@ import argparse
 import statistics
 import sys
 import time
+from functools import partial
 
 from common import table, write_results
+
 from sparse_dip.classification.data import load_digits
 from sparse_dip.classification.models import build_classifier
 from sparse_dip.classification.pruning import prune_classifier
@@ -65,7 +67,7 @@ def main() -> int:
         for method in args.methods.split(","):
             accuracies: dict[str, list[float]] = {name: [] for name in recipes}
             for seed in range(args.seeds):
-                build = lambda: seeded_init(seed, lambda: build_classifier("small_cnn", 1, 10))  # noqa: E731
+                build = partial(seeded_init, seed, lambda: build_classifier("small_cnn", 1, 10))
                 mask = prune_classifier(build(), method, 1 / (1 - sparsity), data=data, seed=seed)
                 for name, recipe in recipes.items():
                     accuracies[name].append(train_sparse(build(), data, config, mask, recipe).accuracy)
@@ -85,8 +87,11 @@ def main() -> int:
         + f"\n\nSGD (Nesterov, momentum 0.9), lr 0.05 cosine, batch 64, weight decay 5e-4; ToST: "
         f"{ToSTConfig().to_dict()}. Total {time.perf_counter() - started:.0f} s.\n"
     )
-    md, js = write_results("tost", markdown, {"runs": runs, "train": config.to_dict(),
-                                               "variants": {n: v.to_dict() for n, v in recipes.items()}})
+    md, js = write_results(
+        "tost",
+        markdown,
+        {"runs": runs, "train": config.to_dict(), "variants": {n: v.to_dict() for n, v in recipes.items()}},
+    )
     print(markdown)
     print(f"wrote {md} and {js}")
     return 0

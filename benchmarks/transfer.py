@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import noisy_copy, shared_image, table, write_results
 from skimage import transform
 
-from common import noisy_copy, shared_image, table, write_results
 from sparse_dip import metrics
 from sparse_dip.pruning.mask_file import MaskFile, load_mask, save_mask
 from sparse_dip.restoration.denoise import DenoiseConfig, denoise, learn_image_mask
@@ -64,20 +64,33 @@ def main() -> int:
     rows, runs = [], {}
     with tempfile.TemporaryDirectory() as folder:
         masks = {}
-        for name, image in ((f"{args.source} {source.shape[0]}x{source.shape[1]}", noisy_source),
-                            (f"{args.source} {args.small_side}x{args.small_side}", noisy_small)):
+        for name, image in (
+            (f"{args.source} {source.shape[0]}x{source.shape[1]}", noisy_source),
+            (f"{args.source} {args.small_side}x{args.small_side}", noisy_small),
+        ):
             started = time.perf_counter()
-            masks[name] = (*through_file(learn_image_mask(image, config), Path(folder), name.replace(" ", "_")),
-                           time.perf_counter() - started)
+            masks[name] = (
+                *through_file(learn_image_mask(image, config), Path(folder), name.replace(" ", "_")),
+                time.perf_counter() - started,
+            )
             print(f"mask from {name}: {masks[name][1] / 1024:.0f} KB in {masks[name][2]:.0f} s", flush=True)
 
         def run(label: str, mask: MaskFile | None, fresh: bool = False) -> dict:
             result = denoise(noisy_target, config, clean=target, mask=mask, fresh_init=fresh)
             report = result.report
-            entry = {"psnr": report["psnr"], "ssim": report["ssim"], "best_psnr": report["best_psnr"],
-                     "best_step": report["best_step"], "seconds": report["seconds"], "density": report["density"],
-                     "history": report["history"]}
-            print(f"{label}: PSNR {entry['psnr']:.2f} dB (best {entry['best_psnr']:.2f} @ {entry['best_step']})", flush=True)
+            entry = {
+                "psnr": report["psnr"],
+                "ssim": report["ssim"],
+                "best_psnr": report["best_psnr"],
+                "best_step": report["best_step"],
+                "seconds": report["seconds"],
+                "density": report["density"],
+                "history": report["history"],
+            }
+            print(
+                f"{label}: PSNR {entry['psnr']:.2f} dB (best {entry['best_psnr']:.2f} @ {entry['best_step']})",
+                flush=True,
+            )
             runs[label] = entry
             return entry
 
@@ -90,18 +103,33 @@ def main() -> int:
             run(label, mask, fresh)
 
     for label, entry in runs.items():
-        rows.append([label, entry["psnr"], entry["psnr"] - own["psnr"], entry["ssim"],
-                     f"{entry['best_psnr']:.2f} @ {entry['best_step']}", f"{entry['seconds']:.0f}"])
+        rows.append(
+            [
+                label,
+                entry["psnr"],
+                entry["psnr"] - own["psnr"],
+                entry["ssim"],
+                f"{entry['best_psnr']:.2f} @ {entry['best_step']}",
+                f"{entry['seconds']:.0f}",
+            ]
+        )
     size_rows = [[name, f"{size / 1024:.0f}", f"{seconds:.0f}"] for name, (_, size, seconds) in masks.items()]
     h, w = target.shape[:2]
     markdown = (
         f"## Mask transfer to {args.target} {h}x{w} (sigma {SIGMA:g}, seed {args.seed}, package defaults)\n\n"
         + table(["mask", "PSNR (returned)", "- own mask", "SSIM", "best EMA @ step", "s"], rows)
         + f"\n\nNoisy input: {metrics.psnr(noisy_target, target):.2f} dB. Masks go through a mask file on disk.\n\n"
-        + table(["mask learned on", "file KB", "mask s"], size_rows) + "\n"
+        + table(["mask learned on", "file KB", "mask s"], size_rows)
+        + "\n"
     )
-    md, js = write_results("transfer", markdown, {"runs": runs, "mask_files": {
-        name: {"bytes": size, "seconds": seconds} for name, (_, size, seconds) in masks.items()}})
+    md, js = write_results(
+        "transfer",
+        markdown,
+        {
+            "runs": runs,
+            "mask_files": {name: {"bytes": size, "seconds": seconds} for name, (_, size, seconds) in masks.items()},
+        },
+    )
     print(markdown)
     print(f"wrote {md} and {js}")
     return 0

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -19,10 +20,10 @@ classify_app = typer.Typer(
 
 ModelOption = Annotated[str, typer.Option(help="vgg11, vgg16, resnet20, resnet32 or small_cnn.")]
 DatasetOption = Annotated[
-    Optional[str],
-    typer.Option(help="digits, cifar10, cifar100 or synthetic [default: cifar10 with --data-dir, else digits].")
+    str | None,
+    typer.Option(help="digits, cifar10, cifar100 or synthetic [default: cifar10 with --data-dir, else digits]."),
 ]
-DataDirOption = Annotated[Optional[Path], typer.Option(help="Folder holding CIFAR in its python format.")]
+DataDirOption = Annotated[Path | None, typer.Option(help="Folder holding CIFAR in its python format.")]
 SeedOption = Annotated[int, typer.Option(help="Seed of the initial weights (and of the random scores).")]
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
 LrOption = Annotated[float, typer.Option(help="Peak SGD learning rate.")]
@@ -55,8 +56,16 @@ def _train_config(epochs: int, lr: float, batch_size: int, label_smoothing: floa
     from sparse_dip.runtime import resolve_device
 
     _checked(lambda: resolve_device(device))
-    return _checked(lambda: TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, label_smoothing=label_smoothing,
-                                        schedule=schedule, device=device))
+    return _checked(
+        lambda: TrainConfig(
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            label_smoothing=label_smoothing,
+            schedule=schedule,
+            device=device,
+        )
+    )
 
 
 def _run_record(**fields) -> dict:
@@ -70,12 +79,18 @@ def prune(
     model: ModelOption = "vgg16",
     method: Annotated[str, typer.Option(help="synflow, snip, grasp, magnitude or random.")] = "synflow",
     compression: Annotated[float, typer.Option(help="Weights before / weights after (1000: keep 0.1 %).")] = 1000.0,
-    scope: Annotated[str, typer.Option(help="global (one ranking) or local (the same density in every layer).")] = "global",
-    iterations: Annotated[Optional[int], typer.Option(help="Pruning rounds [default: 100 for synflow, else 1].")] = None,
-    schedule: Annotated[str, typer.Option(help="exponential or linear density schedule over the rounds.")] = "exponential",
+    scope: Annotated[
+        str, typer.Option(help="global (one ranking) or local (the same density in every layer).")
+    ] = "global",
+    iterations: Annotated[int | None, typer.Option(help="Pruning rounds [default: 100 for synflow, else 1].")] = None,
+    schedule: Annotated[
+        str, typer.Option(help="exponential or linear density schedule over the rounds.")
+    ] = "exponential",
     dataset: DatasetOption = None,
     data_dir: DataDirOption = None,
-    data_free: Annotated[bool, typer.Option("--data-free", help="No data: Gaussian inputs for SNIP/GraSP, 3x32x32.")] = False,
+    data_free: Annotated[
+        bool, typer.Option("--data-free", help="No data: Gaussian inputs for SNIP/GraSP, 3x32x32.")
+    ] = False,
     out: Annotated[Path, typer.Option(help="Mask file.")] = Path("classifier.mask"),
     seed: SeedOption = 0,
 ) -> None:
@@ -93,26 +108,49 @@ def prune(
         out = output_path(out, [])
         net = _model(model, shape, classes, seed)
         started = time.perf_counter()
-        mask = _checked(lambda: prune_classifier(
-            net, method, compression, data=data, shape=shape, classes=classes,
-            scope="global" if scope == "global" else "layer", rounds=iterations, schedule=schedule, seed=seed,
-        ))
+        mask = _checked(
+            lambda: prune_classifier(
+                net,
+                method,
+                compression,
+                data=data,
+                shape=shape,
+                classes=classes,
+                scope="global" if scope == "global" else "layer",
+                rounds=iterations,
+                schedule=schedule,
+                seed=seed,
+            )
+        )
         info = _run_record(
-            kind="classifier", model=model, input_shape=list(shape), classes=classes,
-            dataset=None if data is None else data.name, method=method, compression=compression, scope=scope,
-            iterations=iterations, schedule=schedule, init_seed=seed, density=mask.density,
+            kind="classifier",
+            model=model,
+            input_shape=list(shape),
+            classes=classes,
+            dataset=None if data is None else data.name,
+            method=method,
+            compression=compression,
+            scope=scope,
+            iterations=iterations,
+            schedule=schedule,
+            init_seed=seed,
+            density=mask.density,
             seconds=time.perf_counter() - started,
         )
         save_mask(out, MaskFile(mask, info))
         collapsed = [n for n, d in mask.density_per_layer().items() if d == 0.0]
-        typer.echo(f"wrote {out}: {method}, density {mask.density:.3g} ({mask.kept} of {mask.total} weights), "
-                   f"{len(collapsed)} layer(s) fully pruned, {info['seconds']:.0f} s")
+        typer.echo(
+            f"wrote {out}: {method}, density {mask.density:.3g} ({mask.kept} of {mask.total} weights), "
+            f"{len(collapsed)} layer(s) fully pruned, {info['seconds']:.0f} s"
+        )
 
 
 @classify_app.command()
 def collapse(
     model: ModelOption = "vgg16",
-    methods: Annotated[str, typer.Option(help="Comma-separated pruning methods.")] = "magnitude,random,snip,grasp,synflow",
+    methods: Annotated[
+        str, typer.Option(help="Comma-separated pruning methods.")
+    ] = "magnitude,random,snip,grasp,synflow",
     max_log10: Annotated[float, typer.Option(help="Sweep compression from 10^0 to 10^MAX.")] = 6.0,
     step: Annotated[float, typer.Option(help="Step of the sweep in log10 compression.")] = 0.25,
     iterations: Annotated[int, typer.Option(help="SynFlow rounds.")] = 100,
@@ -144,8 +182,17 @@ def collapse(
             def on_point(method: str, log_c: float, fractions: dict) -> None:
                 progress.update(task, advance=1, info=f"{method} 10^{log_c:g}: min layer {min(fractions.values()):.2g}")
 
-            curves = layer_collapse(lambda: _model(model, shape, classes, seed), names, grid, data=data,
-                                    shape=shape, classes=classes, rounds=iterations, seed=seed, on_point=on_point)
+            curves = layer_collapse(
+                lambda: _model(model, shape, classes, seed),
+                names,
+                grid,
+                data=data,
+                shape=shape,
+                classes=classes,
+                rounds=iterations,
+                seed=seed,
+                on_point=on_point,
+            )
         results = {m: c.to_dict() for m, c in curves.items()}
         write_json(folder / "results.json", results)
         lines = ["| method | critical log10 compression | seconds |", "|---|---|---|"]
@@ -153,12 +200,26 @@ def collapse(
             critical = c.critical_log10_compression
             lines.append(f"| {m} | {'none' if critical is None else f'{critical:g}'} | {c.seconds:.0f} |")
         table = "\n".join(lines)
-        write_text(folder / "results.md", f"{model}, data: {'Gaussian (data-free)' if data is None else data.name}, "
-                   f"seed {seed}, SynFlow {iterations} rounds\n\n{table}\n")
-        write_json(folder / "run.json", _run_record(model=model, methods=names, grid=grid, iterations=iterations,
-                                                   seed=seed, dataset=None if data is None else data.name))
-        save_figure(layer_collapse_plot({m: (c.log10_compressions, c.remaining) for m, c in curves.items()}),
-                    folder / "remaining_per_layer.png")
+        write_text(
+            folder / "results.md",
+            f"{model}, data: {'Gaussian (data-free)' if data is None else data.name}, "
+            f"seed {seed}, SynFlow {iterations} rounds\n\n{table}\n",
+        )
+        write_json(
+            folder / "run.json",
+            _run_record(
+                model=model,
+                methods=names,
+                grid=grid,
+                iterations=iterations,
+                seed=seed,
+                dataset=None if data is None else data.name,
+            ),
+        )
+        save_figure(
+            layer_collapse_plot({m: (c.log10_compressions, c.remaining) for m, c in curves.items()}),
+            folder / "remaining_per_layer.png",
+        )
         typer.echo(table)
         typer.echo(f"wrote {folder}/ (results.json, results.md, remaining_per_layer.png, run.json)")
 
@@ -166,12 +227,22 @@ def collapse(
 @classify_app.command("train")
 def train_command(
     model: ModelOption = "small_cnn",
-    mask: Annotated[Optional[Path], typer.Option(help="Train under this mask (from classify prune).")] = None,
-    recipe: Annotated[str, typer.Option(help="default, or tost (all four ToST techniques; flags below override).")] = "default",
-    ghost_neurons: Annotated[Optional[bool], typer.Option("--ghost-neurons/--no-ghost-neurons", help="Swish blended into ReLU early.")] = None,
-    ghost_skips: Annotated[Optional[bool], typer.Option("--ghost-skips/--no-ghost-skips", help="Dense 1x1 branches faded out early.")] = None,
-    rescale_init: Annotated[Optional[bool], typer.Option("--rescale-init/--no-rescale-init", help="Kept weights x 1/sqrt(layer density).")] = None,
-    label_smoothing: Annotated[Optional[float], typer.Option(help="Label smoothing alpha [default: 0, or 0.1 with tost].")] = None,
+    mask: Annotated[Path | None, typer.Option(help="Train under this mask (from classify prune).")] = None,
+    recipe: Annotated[
+        str, typer.Option(help="default, or tost (all four ToST techniques; flags below override).")
+    ] = "default",
+    ghost_neurons: Annotated[
+        bool | None, typer.Option("--ghost-neurons/--no-ghost-neurons", help="Swish blended into ReLU early.")
+    ] = None,
+    ghost_skips: Annotated[
+        bool | None, typer.Option("--ghost-skips/--no-ghost-skips", help="Dense 1x1 branches faded out early.")
+    ] = None,
+    rescale_init: Annotated[
+        bool | None, typer.Option("--rescale-init/--no-rescale-init", help="Kept weights x 1/sqrt(layer density).")
+    ] = None,
+    label_smoothing: Annotated[
+        float | None, typer.Option(help="Label smoothing alpha [default: 0, or 0.1 with tost].")
+    ] = None,
     ghost_epochs: Annotated[float, typer.Option(help="Epochs over which ghosts fade out.")] = 5.0,
     dataset: DatasetOption = None,
     data_dir: DataDirOption = None,
@@ -192,13 +263,15 @@ def train_command(
         if recipe not in ("default", "tost"):
             raise InputError(f"--recipe must be default or tost, got {recipe!r}")
         base = ToSTConfig() if recipe == "tost" else NO_TOST
-        tost = _checked(lambda: ToSTConfig(
-            ghost_neurons=base.ghost_neurons if ghost_neurons is None else ghost_neurons,
-            ghost_skips=base.ghost_skips if ghost_skips is None else ghost_skips,
-            rescale_init=base.rescale_init if rescale_init is None else rescale_init,
-            label_smoothing=base.label_smoothing if label_smoothing is None else label_smoothing,
-            ghost_epochs=ghost_epochs,
-        ))
+        tost = _checked(
+            lambda: ToSTConfig(
+                ghost_neurons=base.ghost_neurons if ghost_neurons is None else ghost_neurons,
+                ghost_skips=base.ghost_skips if ghost_skips is None else ghost_skips,
+                rescale_init=base.rescale_init if rescale_init is None else rescale_init,
+                label_smoothing=base.label_smoothing if label_smoothing is None else label_smoothing,
+                ghost_epochs=ghost_epochs,
+            )
+        )
         loaded = load_mask(mask) if mask else None
         data = _dataset(dataset, data_dir, seed)
         config = _train_config(epochs, lr, batch_size, 0.0, schedule, device)
@@ -206,19 +279,34 @@ def train_command(
         init_seed = int(loaded.info.get("init_seed", seed)) if loaded else seed
         net = _model(model, data.shape, data.classes, init_seed)
         if loaded is not None:
-            _checked(lambda: loaded.mask.check_against(net))
+            _checked(partial(loaded.mask.check_against, net))
         with progress_bars() as progress:
             task = progress.add_task("train", total=None, info="")
             result = train_sparse(
-                net, data, config, loaded.mask if loaded else None, tost,
+                net,
+                data,
+                config,
+                loaded.mask if loaded else None,
+                tost,
                 on_step=lambda step, total: progress.update(task, completed=step, total=total),
-                on_epoch=lambda e: progress.update(task, info=f"epoch {e['epoch']}: test {100 * e['test_accuracy']:.1f} %"),
+                on_epoch=lambda e: progress.update(
+                    task, info=f"epoch {e['epoch']}: test {100 * e['test_accuracy']:.1f} %"
+                ),
             )
-        write_json(folder / "results.json", _run_record(
-            model=model, dataset=data.name, mask=str(mask) if mask else None,
-            density=loaded.mask.density if loaded else 1.0, init_seed=init_seed, settings=config.to_dict(),
-            tost=tost.to_dict(), accuracy=result.accuracy, history=result.history,
-        ))
+        write_json(
+            folder / "results.json",
+            _run_record(
+                model=model,
+                dataset=data.name,
+                mask=str(mask) if mask else None,
+                density=loaded.mask.density if loaded else 1.0,
+                init_seed=init_seed,
+                settings=config.to_dict(),
+                tost=tost.to_dict(),
+                accuracy=result.accuracy,
+                history=result.history,
+            ),
+        )
         typer.echo(f"test accuracy {100 * result.accuracy:.2f} % after {epochs} epochs; wrote {folder}/results.json")
 
 
@@ -257,20 +345,44 @@ def imp(
 
             def on_level(level) -> None:
                 rows.append({"level": level.level, "density": level.density, "accuracy": level.result.accuracy})
-                progress.update(task, advance=1, info=f"level {level.level}: {100 * level.result.accuracy:.1f} % "
-                                f"at density {level.density:.3f}")
+                progress.update(
+                    task,
+                    advance=1,
+                    info=f"level {level.level}: {100 * level.result.accuracy:.1f} % at density {level.density:.3f}",
+                )
 
             result = run_imp(net, data, config, levels, imp_config, on_level=on_level)
-        write_json(folder / "results.json", _run_record(
-            model=model, dataset=data.name, rate=rate, rewind_step=rewind_step, seed=seed,
-            settings=config.to_dict(), levels=rows,
-        ))
-        table = "\n".join(["| level | density | test accuracy |", "|---|---|---|"]
-                          + [f"| {r['level']} | {r['density']:.4f} | {100 * r['accuracy']:.2f} % |" for r in rows])
+        write_json(
+            folder / "results.json",
+            _run_record(
+                model=model,
+                dataset=data.name,
+                rate=rate,
+                rewind_step=rewind_step,
+                seed=seed,
+                settings=config.to_dict(),
+                levels=rows,
+            ),
+        )
+        table = "\n".join(
+            ["| level | density | test accuracy |", "|---|---|---|"]
+            + [f"| {r['level']} | {r['density']:.4f} | {100 * r['accuracy']:.2f} % |" for r in rows]
+        )
         write_text(folder / "results.md", f"IMP on {model} / {data.name}, rewind step {rewind_step}\n\n{table}\n")
-        save_mask(folder / "final.mask", MaskFile(result[-1].mask, _run_record(
-            kind="classifier", model=model, method="imp", rewind_step=rewind_step, init_seed=seed,
-            density=result[-1].mask.density)))
+        save_mask(
+            folder / "final.mask",
+            MaskFile(
+                result[-1].mask,
+                _run_record(
+                    kind="classifier",
+                    model=model,
+                    method="imp",
+                    rewind_step=rewind_step,
+                    init_seed=seed,
+                    density=result[-1].mask.density,
+                ),
+            ),
+        )
         typer.echo(table)
         typer.echo(f"wrote {folder}/ (results.json, results.md, final.mask)")
 
@@ -278,8 +390,8 @@ def imp(
 @classify_app.command()
 def stability(
     model: ModelOption = "small_cnn",
-    rewind_step: Annotated[list[int], typer.Option(help="Rewind step(s) to test (repeat the option).")] = [0],
-    mask: Annotated[Optional[Path], typer.Option(help="Train the copies under this mask.")] = None,
+    rewind_step: Annotated[list[int] | None, typer.Option(help="Rewind step(s) to test (repeat the option).")] = None,
+    mask: Annotated[Path | None, typer.Option(help="Train the copies under this mask.")] = None,
     points: Annotated[int, typer.Option(help="Points on the interpolation path.")] = 30,
     dataset: DatasetOption = None,
     data_dir: DataDirOption = None,
@@ -291,6 +403,8 @@ def stability(
     device: DeviceOption = "auto",
 ) -> None:
     """Linear mode connectivity: instability of copies split at each rewind step."""
+    if rewind_step is None:
+        rewind_step = [0]
     with user_errors():
         from sparse_dip.classification.lottery import stability as run_stability
         from sparse_dip.files import write_json
@@ -311,19 +425,38 @@ def stability(
             for k in rewind_step:
                 net = _model(model, data.shape, data.classes, init_seed)
                 if loaded is not None:
-                    _checked(lambda: loaded.mask.check_against(net))
+                    _checked(partial(loaded.mask.check_against, net))
                 task = progress.add_task(f"k={k}", total=None, info="")
-                found = run_stability(net, data, config, k, mask=loaded.mask if loaded else None, points=points,
-                                      on_step=lambda step, total, t=task: progress.update(t, completed=step, total=total))
+                found = run_stability(
+                    net,
+                    data,
+                    config,
+                    k,
+                    mask=loaded.mask if loaded else None,
+                    points=points,
+                    on_step=lambda step, total, t=task: progress.update(t, completed=step, total=total),
+                )
                 progress.update(task, info=f"instability {100 * found.instability:.2f} %")
                 results[k] = found
-        write_json(folder / "results.json", _run_record(
-            model=model, dataset=data.name, mask=str(mask) if mask else None, seed=seed, settings=config.to_dict(),
-            results={str(k): r.to_dict() for k, r in results.items()},
-        ))
-        save_figure(interpolation_plot({f"rewind step {k}": (r.alphas, r.errors) for k, r in results.items()}),
-                    folder / "interpolation.png")
+        write_json(
+            folder / "results.json",
+            _run_record(
+                model=model,
+                dataset=data.name,
+                mask=str(mask) if mask else None,
+                seed=seed,
+                settings=config.to_dict(),
+                results={str(k): r.to_dict() for k, r in results.items()},
+            ),
+        )
+        save_figure(
+            interpolation_plot({f"rewind step {k}": (r.alphas, r.errors) for k, r in results.items()}),
+            folder / "interpolation.png",
+        )
         for k, r in results.items():
-            typer.echo(f"rewind step {k}: instability {100 * r.instability:.2f} % "
-                       f"(endpoint errors {100 * r.errors[0]:.2f} %, {100 * r.errors[-1]:.2f} %; path max {100 * max(r.errors):.2f} %)")
+            typer.echo(
+                f"rewind step {k}: instability {100 * r.instability:.2f} % "
+                f"(endpoint errors {100 * r.errors[0]:.2f} %, {100 * r.errors[-1]:.2f} %; "
+                f"path max {100 * max(r.errors):.2f} %)"
+            )
         typer.echo(f"wrote {folder}/ (results.json, interpolation.png)")

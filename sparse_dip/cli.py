@@ -11,7 +11,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -32,37 +32,48 @@ app.add_typer(classify_app, name="classify")
 def denoise(
     noisy: Annotated[Path, typer.Argument(help="The noisy image (PNG, TIFF, JPEG; grayscale or RGB).")],
     sparsity: Annotated[
-        Optional[float], typer.Option(help="Fraction of weights removed, in [0, 1); 0 is dense DIP [default: 0.95].")
+        float | None, typer.Option(help="Fraction of weights removed, in [0, 1); 0 is dense DIP [default: 0.95].")
     ] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Restored image [default: NOISY_denoised.png beside NOISY; .tif for a TIFF].")] = None,
-    clean: Annotated[Optional[Path], typer.Option(help="Clean reference: track PSNR and report PSNR/SSIM.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Restored image [default: NOISY_denoised.png beside NOISY; .tif for a TIFF].")
+    ] = None,
+    clean: Annotated[Path | None, typer.Option(help="Clean reference: track PSNR and report PSNR/SSIM.")] = None,
     steps: Annotated[
-        Optional[int], typer.Option(help="Fitting steps [default: 1300 for 512x512 RGB, fewer for smaller images].")
+        int | None, typer.Option(help="Fitting steps [default: 1300 for 512x512 RGB, fewer for smaller images].")
     ] = None,
-    mask_steps: Annotated[Optional[int], typer.Option(help="OES mask-learning steps [default: 1200].")] = None,
+    mask_steps: Annotated[int | None, typer.Option(help="OES mask-learning steps [default: 1200].")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the weights, input noise and relaxation noise.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    precision: Annotated[str, typer.Option(help="fp32, or bf16 autocast (faster on some CPUs: BENCHMARKS.md).")] = "fp32",
-    report: Annotated[Optional[Path], typer.Option(help="JSON report [default: OUT with .json].")] = None,
-    mask: Annotated[Optional[Path], typer.Option(help="Use this mask file (from find-mask) instead of learning one.")] = None,
+    precision: Annotated[
+        str, typer.Option(help="fp32, or bf16 autocast (faster on some CPUs: BENCHMARKS.md).")
+    ] = "fp32",
+    report: Annotated[Path | None, typer.Option(help="JSON report [default: OUT with .json].")] = None,
+    mask: Annotated[
+        Path | None, typer.Option(help="Use this mask file (from find-mask) instead of learning one.")
+    ] = None,
     fresh_init: Annotated[
-        bool, typer.Option("--fresh-init", help="With --mask: new random weights instead of the ones the mask was found on.")
+        bool,
+        typer.Option("--fresh-init", help="With --mask: new random weights instead of the ones the mask was found on."),
     ] = False,
-    save_mask: Annotated[Optional[Path], typer.Option(help="Also write the learned mask to this file.")] = None,
+    save_mask: Annotated[Path | None, typer.Option(help="Also write the learned mask to this file.")] = None,
     checkpoint_every: Annotated[
         int, typer.Option(help="Save a checkpoint (OUT with .ckpt) every N fit steps; 0: never.")
     ] = 0,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT's checkpoint (same image and options).")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from OUT's checkpoint (same image and options).")
+    ] = False,
 ) -> None:
     """Denoise an image: learn a sparse mask of a random generator (OES), then fit its kept weights."""
     with user_errors():
         from dataclasses import replace
 
-        from sparse_dip.files import write_json
         from sparse_dip import metrics
+        from sparse_dip.files import write_json
         from sparse_dip.images import load_image, output_suffix, quantize, save_image
-        from sparse_dip.pruning.mask_file import load_mask, save_mask as write_mask
-        from sparse_dip.restoration.denoise import DenoiseConfig, denoise as run_denoise
+        from sparse_dip.pruning.mask_file import load_mask
+        from sparse_dip.pruning.mask_file import save_mask as write_mask
+        from sparse_dip.restoration.denoise import DenoiseConfig
+        from sparse_dip.restoration.denoise import denoise as run_denoise
         from sparse_dip.restoration.fit import DivergedError
         from sparse_dip.runtime import resolve_device
 
@@ -72,7 +83,8 @@ def denoise(
             raise InputError("--save-mask writes a learned mask; with --mask nothing is learned")
         given_mask = load_mask(mask) if mask is not None else None
         if given_mask is not None and (sparsity is not None or mask_steps is not None):
-            warnings.warn("--sparsity and --mask-steps are ignored: the mask file sets the sparsity", Notice)
+            ignored = "--sparsity and --mask-steps are ignored: the mask file sets the sparsity"
+            warnings.warn(ignored, Notice, stacklevel=1)
         defaults = DenoiseConfig()
         try:
             config = DenoiseConfig(
@@ -80,7 +92,9 @@ def denoise(
                 seed=seed,
                 device=device,
                 scale_steps=steps is None,
-                oes=replace(defaults.oes, precision=precision, **({"steps": mask_steps} if mask_steps is not None else {})),
+                oes=replace(
+                    defaults.oes, precision=precision, **({"steps": mask_steps} if mask_steps is not None else {})
+                ),
                 fit=replace(defaults.fit, precision=precision, **({"steps": steps} if steps is not None else {})),
             )
         except ValueError as error:
@@ -108,10 +122,10 @@ def denoise(
 
         started = time.perf_counter()
         with progress_bars() as progress:
-            mask_task = progress.add_task(f"{config.method} mask" if learns else "mask", total=config.oes.steps if learns else 0, info="")
-            fit_task = progress.add_task(
-                "fit", total=config.fit_steps_for(source.pixels.shape), info="", start=False
+            mask_task = progress.add_task(
+                f"{config.method} mask" if learns else "mask", total=config.oes.steps if learns else 0, info=""
             )
+            fit_task = progress.add_task("fit", total=config.fit_steps_for(source.pixels.shape), info="", start=False)
 
             def on_mask(step: int, loss: float) -> None:
                 progress.update(mask_task, completed=step, info=f"loss {loss:.4f}")
@@ -150,8 +164,11 @@ def denoise(
             write_mask(save_mask, result.mask_file)
         summary["seconds"] = time.perf_counter() - started
         summary.update(
-            noisy=str(noisy), clean=str(clean) if clean else None, mask=str(mask) if mask else None,
-            output=str(out), command=sys.argv,
+            noisy=str(noisy),
+            clean=str(clean) if clean else None,
+            mask=str(mask) if mask else None,
+            output=str(out),
+            command=sys.argv,
         )
         write_json(report, summary)
         checkpoint_path.unlink(missing_ok=True)
@@ -199,20 +216,31 @@ def _stopped(stop: BaseException, checkpoint: Path | None) -> None:
 @app.command()
 def compare(
     noisy: Annotated[Path, typer.Argument(help="The noisy image.")],
-    clean: Annotated[Optional[Path], typer.Option(help="Clean reference: PSNR/SSIM per method and PSNR curves.")] = None,
+    clean: Annotated[Path | None, typer.Option(help="Clean reference: PSNR/SSIM per method and PSNR curves.")] = None,
     methods: Annotated[
-        str, typer.Option(help="Comma-separated: dense, oes, random, magnitude, snip, grasp, synflow, imp, bm3d, tv, nlmeans.")
+        str,
+        typer.Option(
+            help="Comma-separated: dense, oes, random, magnitude, snip, grasp, synflow, imp, bm3d, tv, nlmeans."
+        ),
     ] = "dense,oes,random,magnitude,snip,grasp,synflow,imp",
-    sparsity: Annotated[float, typer.Option(help="Fraction of weights removed by every mask method, in (0, 1).")] = 0.95,
-    steps: Annotated[Optional[int], typer.Option(help="Fitting steps for every DIP method [default: as denoise].")] = None,
-    mask_steps: Annotated[Optional[int], typer.Option(help="OES mask-learning steps [default: 1200].")] = None,
-    imp_steps: Annotated[Optional[int], typer.Option(help="Fitting steps per IMP level [default: the fitting steps].")] = None,
+    sparsity: Annotated[
+        float, typer.Option(help="Fraction of weights removed by every mask method, in (0, 1).")
+    ] = 0.95,
+    steps: Annotated[int | None, typer.Option(help="Fitting steps for every DIP method [default: as denoise].")] = None,
+    mask_steps: Annotated[int | None, typer.Option(help="OES mask-learning steps [default: 1200].")] = None,
+    imp_steps: Annotated[
+        int | None, typer.Option(help="Fitting steps per IMP level [default: the fitting steps].")
+    ] = None,
     rewind_step: Annotated[int, typer.Option(help="IMP rewinds to this step (0: the initialisation).")] = 0,
-    sigma: Annotated[Optional[float], typer.Option(help="Noise level (0-255) for the classic denoisers [default: estimated].")] = None,
+    sigma: Annotated[
+        float | None, typer.Option(help="Noise level (0-255) for the classic denoisers [default: estimated].")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("comparison"),
     seed: Annotated[int, typer.Option(help="Seed shared by every method (weights, input noise).")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    precision: Annotated[str, typer.Option(help="fp32, or bf16 autocast (faster on some CPUs: BENCHMARKS.md).")] = "fp32",
+    precision: Annotated[
+        str, typer.Option(help="fp32, or bf16 autocast (faster on some CPUs: BENCHMARKS.md).")
+    ] = "fp32",
 ) -> None:
     """Compare dense DIP, Sparse-DIP with each mask method and classic denoisers on one image."""
     with user_errors():
@@ -223,7 +251,8 @@ def compare(
         from sparse_dip.images import load_image, output_suffix, save_image
         from sparse_dip.plots import image_grid, psnr_curves, save_figure
         from sparse_dip.pruning.imp import IMPConfig, imp_densities
-        from sparse_dip.restoration.compare import check_methods, compare as run_compare, results_table
+        from sparse_dip.restoration.compare import check_methods, results_table
+        from sparse_dip.restoration.compare import compare as run_compare
         from sparse_dip.restoration.denoise import DenoiseConfig
         from sparse_dip.restoration.masks import BaselineConfig
         from sparse_dip.runtime import resolve_device, versions
@@ -239,7 +268,9 @@ def compare(
                 seed=seed,
                 device=device,
                 scale_steps=steps is None,
-                oes=replace(defaults.oes, precision=precision, **({"steps": mask_steps} if mask_steps is not None else {})),
+                oes=replace(
+                    defaults.oes, precision=precision, **({"steps": mask_steps} if mask_steps is not None else {})
+                ),
                 fit=replace(defaults.fit, precision=precision, steps=fit_steps),
                 baseline=BaselineConfig(
                     imp=IMPConfig(rewind_step=rewind_step), imp_steps=imp_steps if imp_steps is not None else fit_steps
@@ -251,7 +282,9 @@ def compare(
         source = load_image(noisy)
         reference = load_image(clean) if clean else None
         if reference is not None and reference.pixels.shape != source.pixels.shape:
-            raise InputError(f"{clean}: the clean image is {reference.pixels.shape}, the noisy one {source.pixels.shape}")
+            raise InputError(
+                f"{clean}: the clean image is {reference.pixels.shape}, the noisy one {source.pixels.shape}"
+            )
         inputs = [noisy] + ([clean] if clean else [])
         folder = output_folder(out, inputs)
 
@@ -332,22 +365,30 @@ def compare(
             }
             levels = {name: row.final_psnr for name, row in results.items() if row.history is None}
             levels["noisy input"] = noisy_psnr
-            save_figure(psnr_curves(curves, levels, title=f"{noisy.name}: PSNR against fitting step"), folder / "psnr_curves.png")
+            save_figure(
+                psnr_curves(curves, levels, title=f"{noisy.name}: PSNR against fitting step"),
+                folder / "psnr_curves.png",
+            )
         typer.echo(results_table(results, noisy_psnr))
-        typer.echo(f"wrote {folder}/ (results.json, results.md, grid.png{', psnr_curves.png' if reference is not None else ''}, one image per method)")
+        typer.echo(
+            f"wrote {folder}/ (results.json, results.md, grid.png"
+            f"{', psnr_curves.png' if reference is not None else ''}, one image per method)"
+        )
 
 
 @app.command("find-mask")
 def find_mask(
     image: Annotated[Path, typer.Argument(help="The (noisy) image the mask is learned on.")],
     sparsity: Annotated[float, typer.Option(help="Fraction of weights removed, in (0, 1).")] = 0.95,
-    out: Annotated[Optional[Path], typer.Option(help="Mask file [default: IMAGE.mask beside IMAGE].")] = None,
+    out: Annotated[Path | None, typer.Option(help="Mask file [default: IMAGE.mask beside IMAGE].")] = None,
     method: Annotated[str, typer.Option(help="oes, random, magnitude, snip, grasp, synflow or imp.")] = "oes",
-    mask_steps: Annotated[Optional[int], typer.Option(help="OES mask-learning steps [default: 1200].")] = None,
-    imp_steps: Annotated[Optional[int], typer.Option(help="Fitting steps per IMP level [default: 1000].")] = None,
+    mask_steps: Annotated[int | None, typer.Option(help="OES mask-learning steps [default: 1200].")] = None,
+    imp_steps: Annotated[int | None, typer.Option(help="Fitting steps per IMP level [default: 1000].")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the weights and input noise (stored in the mask file).")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    precision: Annotated[str, typer.Option(help="fp32, or bf16 autocast (faster on some CPUs: BENCHMARKS.md).")] = "fp32",
+    precision: Annotated[
+        str, typer.Option(help="fp32, or bf16 autocast (faster on some CPUs: BENCHMARKS.md).")
+    ] = "fp32",
 ) -> None:
     """Learn a mask on an image and save it, for `denoise --mask` on this or other images."""
     with user_errors():
@@ -368,7 +409,9 @@ def find_mask(
                 method=method,
                 seed=seed,
                 device=device,
-                oes=replace(defaults.oes, precision=precision, **({"steps": mask_steps} if mask_steps is not None else {})),
+                oes=replace(
+                    defaults.oes, precision=precision, **({"steps": mask_steps} if mask_steps is not None else {})
+                ),
                 fit=replace(defaults.fit, precision=precision),
                 baseline=BaselineConfig(**({"imp_steps": imp_steps} if imp_steps is not None else {})),
             )
@@ -399,7 +442,7 @@ def find_mask(
 @app.command("inspect-mask")
 def inspect_mask(
     mask: Annotated[Path, typer.Argument(help="A mask file.")],
-    plot: Annotated[Optional[Path], typer.Option(help="Write a bar chart of the kept fraction per layer.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a bar chart of the kept fraction per layer.")] = None,
 ) -> None:
     """Print a mask file's header and its per-layer density."""
     with user_errors():
@@ -421,7 +464,9 @@ def inspect_mask(
         labels = layer_labels({n: tuple(t.shape) for n, t in loaded.mask.items()})
         typer.echo(f"{'layer':<36} {'kept':>9} {'of':>9} {'density':>8}")
         for name, tensor in loaded.mask.items():
-            typer.echo(f"{labels[name]:<36} {int(tensor.sum()):>9} {tensor.numel():>9} {float(tensor.float().mean()):>8.4f}")
+            typer.echo(
+                f"{labels[name]:<36} {int(tensor.sum()):>9} {tensor.numel():>9} {float(tensor.float().mean()):>8.4f}"
+            )
         if plot is not None:
             per_layer = {labels[n]: d for n, d in loaded.mask.density_per_layer().items()}
             title = f"{mask.name}: kept fraction per layer (overall {loaded.mask.density:.3f})"
@@ -434,7 +479,9 @@ def add_noise(
     clean: Annotated[Path, typer.Argument(help="The clean image.")],
     sigma: Annotated[float, typer.Option(help="Noise standard deviation on the 0-255 scale.")] = 25.0,
     seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 0,
-    out: Annotated[Optional[Path], typer.Option(help="Noisy image [default: CLEAN_noisy.png, or .tif for a TIFF].")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Noisy image [default: CLEAN_noisy.png, or .tif for a TIFF].")
+    ] = None,
 ) -> None:
     """Add white Gaussian noise to an image, to make test inputs (written at the input's bit depth)."""
     with user_errors():

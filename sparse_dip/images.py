@@ -54,7 +54,9 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
     try:
         with Image.open(path) as image:
             if image.mode == "RGB" and any("16" in str(tile.args) for tile in image.tile):
-                warnings.warn(f"{path}: Pillow reads 16-bit colour at 8 bits; save it as TIFF to keep 16", Notice, stacklevel=2)
+                warnings.warn(
+                    f"{path}: Pillow reads 16-bit colour at 8 bits; save it as TIFF to keep 16", Notice, stacklevel=2
+                )
             image.load()
             return _to_array(image, path)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
@@ -86,7 +88,7 @@ def _load_tiff(path: Path) -> LoadedImage:
         return LoadedImage(data.astype(np.float32) / 255.0, 8)
     if data.dtype == np.uint16:
         return LoadedImage(data.astype(np.float32) / 65535.0, 16)
-    if np.issubdtype(data.dtype, np.floating) and np.isfinite(data).all() and 0 <= data.min() and data.max() <= 1:
+    if np.issubdtype(data.dtype, np.floating) and np.isfinite(data).all() and data.min() >= 0 and data.max() <= 1:
         return LoadedImage(data.astype(np.float32), 16)
     raise InputError(f"{path}: unsupported TIFF pixels ({data.dtype}); use 8- or 16-bit integers or floats in [0, 1]")
 
@@ -139,7 +141,9 @@ def save_image(path: str | os.PathLike, pixels: np.ndarray, bits: int = 8) -> No
             tifffile.imwrite(temporary, np.round(data * np.iinfo(dtype).max).astype(dtype))
         return
     if bits == 16 and data.ndim == 3:
-        warnings.warn(f"{path}: PNG holds 16-bit colour only as 8 bits here; write a .tif to keep 16", Notice, stacklevel=2)
+        warnings.warn(
+            f"{path}: PNG holds 16-bit colour only as 8 bits here; write a .tif to keep 16", Notice, stacklevel=2
+        )
         bits = 8
     if bits == 16:
         image = Image.fromarray(np.round(data * 65535).astype(np.uint16))

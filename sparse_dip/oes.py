@@ -177,7 +177,7 @@ def learn_mask(
         for n, p in params.items():
             p.requires_grad_(requires_grad[n])
 
-    final = {n: l.detach().view(shape) for n, l, shape in zip(names, logits.split(sizes), shapes)}
+    final = {n: logit.detach().view(shape) for n, logit, shape in zip(names, logits.split(sizes), shapes)}
     return OESResult(
         mask=top_k(final, density, scope="global"),
         logits=final,

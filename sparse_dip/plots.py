@@ -72,7 +72,12 @@ def density_bars(densities: Mapping[str, Mapping[str, float]], title: str = "Kep
     fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(layers) + 2), 4.5))
     positions = np.arange(len(layers))
     for i, (name, per_layer) in enumerate(densities.items()):
-        ax.bar(positions + (i - (len(densities) - 1) / 2) * width, [per_layer.get(n, 0.0) for n in layers], width, label=name)
+        ax.bar(
+            positions + (i - (len(densities) - 1) / 2) * width,
+            [per_layer.get(n, 0.0) for n in layers],
+            width,
+            label=name,
+        )
     ax.set_xticks(positions, layers, rotation=70, ha="right", fontsize=7)
     ax.set_ylabel("kept fraction")
     ax.set_title(title)
@@ -81,7 +86,6 @@ def density_bars(densities: Mapping[str, Mapping[str, float]], title: str = "Kep
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
-
 
 
 def layer_labels(shapes: Mapping[str, tuple[int, ...]]) -> dict[str, str]:
@@ -108,8 +112,9 @@ def layer_collapse_plot(curves: Mapping[str, tuple[list[float], list[Mapping[str
     from matplotlib import cm, colors
 
     methods = list(curves)
-    fig, axes = plt.subplots(1, len(methods), figsize=(3.0 * len(methods) + 1.0, 3.4), sharey=True, squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        1, len(methods), figsize=(3.0 * len(methods) + 1.0, 3.4), sharey=True, squeeze=False, layout="constrained"
+    )
     first = next(iter(curves.values()))[1][0]
     norm = colors.Normalize(1, len(first))
     floor = 1e-7

@@ -31,4 +31,3 @@ def clean_rgb() -> np.ndarray:
 @pytest.fixture(scope="session")
 def noisy_rgb(clean_rgb: np.ndarray) -> np.ndarray:
     return add_gaussian_noise(clean_rgb, 25, seed=0)
-

@@ -18,10 +18,9 @@ import numpy as np
 import pytest
 import tifffile
 import torch
+from mask_files import restamp_version
 from PIL import Image
 from typer.testing import CliRunner
-
-from mask_files import restamp_version
 
 from sparse_dip import metrics
 from sparse_dip.cli import app
@@ -125,8 +124,10 @@ ROWS: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "a tampered mask": (_tampered_mask, "m.mask"),
     "a mask from another version": (_mask_from_another_version, f"version {FORMAT_VERSION + 1}"),
     "an output in a read-only folder": (_read_only_output, "cannot write"),
-    "output path equal to input path": (lambda folder: [str(_noisy(folder)), "--out", str(folder / "noisy.png")],
-                                        "refusing to overwrite"),
+    "output path equal to input path": (
+        lambda folder: [str(_noisy(folder)), "--out", str(folder / "noisy.png")],
+        "refusing to overwrite",
+    ),
 }
 
 

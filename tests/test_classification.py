@@ -14,9 +14,9 @@ from sparse_dip.classification.train import TrainConfig, evaluate, train
 from sparse_dip.cli import app
 from sparse_dip.errors import InputError
 from sparse_dip.pruning.imp import IMPConfig
+from sparse_dip.pruning.mask_file import load_mask
 from sparse_dip.pruning.parametrize import apply_mask
 from sparse_dip.pruning.prune import make_scorer
-from sparse_dip.pruning.mask_file import load_mask
 
 runner = CliRunner()
 FAST = TrainConfig(epochs=6, batch_size=32, lr=0.05, device="cpu")
@@ -51,8 +51,11 @@ def _fake_cifar(folder, batches=5, per_batch=20):
     folder.mkdir()
     rng = np.random.default_rng(0)
     for name in [f"data_batch_{i}" for i in range(1, batches + 1)] + ["test_batch"]:
-        batch = {b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
-                 b"labels": [int(x) for x in rng.integers(0, 10, per_batch)], b"batch_label": b"x"}
+        batch = {
+            b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+            b"labels": [int(x) for x in rng.integers(0, 10, per_batch)],
+            b"batch_label": b"x",
+        }
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
 
 
@@ -137,31 +140,91 @@ def test_layer_collapse_finds_where_magnitude_empties_a_layer_and_synflow_does_n
 
 def test_cli_prune_train_imp_stability_and_collapse(tmp_path):
     mask = tmp_path / "m.mask"
-    result = runner.invoke(app, ["classify", "prune", "--model", "small_cnn", "--method", "synflow",
-                                 "--compression", "10", "--iterations", "5", "--out", str(mask)])
+    result = runner.invoke(
+        app,
+        [
+            "classify",
+            "prune",
+            "--model",
+            "small_cnn",
+            "--method",
+            "synflow",
+            "--compression",
+            "10",
+            "--iterations",
+            "5",
+            "--out",
+            str(mask),
+        ],
+    )
     assert result.exit_code == 0, result.output
     loaded = load_mask(mask)
     assert loaded.mask.density == pytest.approx(0.1, abs=1e-4) and loaded.info["method"] == "synflow"
 
-    common = ["--model", "small_cnn", "--dataset", "synthetic", "--epochs", "1", "--batch-size", "32", "--device", "cpu"]
+    common = [
+        "--model",
+        "small_cnn",
+        "--dataset",
+        "synthetic",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--device",
+        "cpu",
+    ]
     trained = runner.invoke(app, ["classify", "train", "--out", str(tmp_path / "t"), *common])
     assert trained.exit_code == 0, trained.output
     report = json.loads((tmp_path / "t" / "results.json").read_text())
     assert 0 <= report["accuracy"] <= 1 and report["history"]
 
-    levels = runner.invoke(app, ["classify", "imp", "--levels", "2", "--rewind-step", "2", "--out", str(tmp_path / "i"), *common])
+    levels = runner.invoke(
+        app, ["classify", "imp", "--levels", "2", "--rewind-step", "2", "--out", str(tmp_path / "i"), *common]
+    )
     assert levels.exit_code == 0, levels.output
     assert len(json.loads((tmp_path / "i" / "results.json").read_text())["levels"]) == 3
 
-    stable = runner.invoke(app, ["classify", "stability", "--rewind-step", "0", "--rewind-step", "4", "--points", "4",
-                                 "--out", str(tmp_path / "s"), *common])
+    stable = runner.invoke(
+        app,
+        [
+            "classify",
+            "stability",
+            "--rewind-step",
+            "0",
+            "--rewind-step",
+            "4",
+            "--points",
+            "4",
+            "--out",
+            str(tmp_path / "s"),
+            *common,
+        ],
+    )
     assert stable.exit_code == 0, stable.output
     assert set(json.loads((tmp_path / "s" / "results.json").read_text())["results"]) == {"0", "4"}
     assert (tmp_path / "s" / "interpolation.png").stat().st_size > 0
 
-    swept = runner.invoke(app, ["classify", "collapse", "--model", "small_cnn", "--dataset", "synthetic",
-                                "--methods", "magnitude,synflow", "--max-log10", "2", "--step", "1",
-                                "--iterations", "5", "--out", str(tmp_path / "c")])
+    swept = runner.invoke(
+        app,
+        [
+            "classify",
+            "collapse",
+            "--model",
+            "small_cnn",
+            "--dataset",
+            "synthetic",
+            "--methods",
+            "magnitude,synflow",
+            "--max-log10",
+            "2",
+            "--step",
+            "1",
+            "--iterations",
+            "5",
+            "--out",
+            str(tmp_path / "c"),
+        ],
+    )
     assert swept.exit_code == 0, swept.output
     results = json.loads((tmp_path / "c" / "results.json").read_text())
     assert set(results) == {"magnitude", "synflow"} and "critical_log10_compression" in results["synflow"]

@@ -33,23 +33,50 @@ def _one_line_error(result, needle: str) -> None:
 
 def test_denoise_writes_the_image_and_a_report(images):
     out = images / "restored.png"
-    result = runner.invoke(app, ["denoise", str(images / "noisy.png"), "--clean", str(images / "clean.png"),
-                                 "--out", str(out), "--steps", "12", "--mask-steps", "6", "--seed", "3"])
+    result = runner.invoke(
+        app,
+        [
+            "denoise",
+            str(images / "noisy.png"),
+            "--clean",
+            str(images / "clean.png"),
+            "--out",
+            str(out),
+            "--steps",
+            "12",
+            "--mask-steps",
+            "6",
+            "--seed",
+            "3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     restored = load_image(out)
     assert restored.pixels.shape == (48, 48, 3) and restored.bits == 8
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["seed"] == 3 and report["sparsity"] == 0.95
     assert report["density"] == pytest.approx(0.05, abs=1e-6)
-    for key in ("noisy_psnr", "psnr", "ssim", "history", "seconds", "mask_seconds", "fit_seconds",
-                "density_per_layer", "versions", "settings"):
+    for key in (
+        "noisy_psnr",
+        "psnr",
+        "ssim",
+        "history",
+        "seconds",
+        "mask_seconds",
+        "fit_seconds",
+        "density_per_layer",
+        "versions",
+        "settings",
+    ):
         assert key in report
     assert sorted(p.name for p in images.iterdir()) == ["clean.png", "noisy.png", "restored.json", "restored.png"]
 
 
 def test_add_noise_makes_an_8_bit_noisy_copy(images):
     out = images / "made.png"
-    result = runner.invoke(app, ["add-noise", str(images / "clean.png"), "--sigma", "25", "--seed", "0", "--out", str(out)])
+    result = runner.invoke(
+        app, ["add-noise", str(images / "clean.png"), "--sigma", "25", "--seed", "0", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     made, clean = load_image(out).pixels, load_image(images / "clean.png").pixels
     assert made.shape == clean.shape
@@ -104,9 +131,25 @@ def test_missing_input_creates_no_output_folder(images):
 
 def test_compare_writes_the_table_figures_and_images(images):
     out = images / "cmp"
-    result = runner.invoke(app, ["compare", str(images / "noisy.png"), "--clean", str(images / "clean.png"),
-                                 "--methods", "dense,oes,synflow,imp,tv", "--steps", "8", "--mask-steps", "4",
-                                 "--imp-steps", "3", "--out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            str(images / "noisy.png"),
+            "--clean",
+            str(images / "clean.png"),
+            "--methods",
+            "dense,oes,synflow,imp,tv",
+            "--steps",
+            "8",
+            "--mask-steps",
+            "4",
+            "--imp-steps",
+            "3",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     table = json.loads((out / "results.json").read_text())
     assert list(table) == ["dense", "oes", "synflow", "imp", "tv"]
@@ -120,7 +163,9 @@ def test_compare_writes_the_table_figures_and_images(images):
 
 
 def test_compare_refuses_an_unknown_method(images):
-    result = runner.invoke(app, ["compare", str(images / "noisy.png"), "--methods", "dense,obd", "--out", str(images / "c")])
+    result = runner.invoke(
+        app, ["compare", str(images / "noisy.png"), "--methods", "dense,obd", "--out", str(images / "c")]
+    )
     _one_line_error(result, "obd")
     assert not (images / "c").exists()
 
@@ -155,8 +200,10 @@ def test_an_interrupted_run_resumes_to_the_same_bytes(images, monkeypatch):
 
 
 def test_resume_without_a_checkpoint_is_one_line(images):
-    _one_line_error(runner.invoke(app, ["denoise", str(images / "noisy.png"), "--resume",
-                                        "--out", str(images / "x.png")]), "no checkpoint")
+    _one_line_error(
+        runner.invoke(app, ["denoise", str(images / "noisy.png"), "--resume", "--out", str(images / "x.png")]),
+        "no checkpoint",
+    )
 
 
 def _cli(*args: str) -> list[str]:
@@ -167,7 +214,11 @@ def _start_and_stop(args: list[str], checkpoint: Path, sig: int) -> subprocess.C
     """Start the CLI in its own process, send ``sig`` once a checkpoint is on disk, wait for it."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(  # SIGINT restored: a shell's background jobs inherit it ignored
-        _cli(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        _cli(*args),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
@@ -181,8 +232,18 @@ def _start_and_stop(args: list[str], checkpoint: Path, sig: int) -> subprocess.C
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill -9"])
 def test_a_process_stopped_mid_fit_resumes_to_the_same_bytes(images, sig):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    args = ["denoise", str(images / "noisy.png"), "--steps", "120", "--mask-steps", "5", "--seed", "4",
-            "--checkpoint-every", "10"]
+    args = [
+        "denoise",
+        str(images / "noisy.png"),
+        "--steps",
+        "120",
+        "--mask-steps",
+        "5",
+        "--seed",
+        "4",
+        "--checkpoint-every",
+        "10",
+    ]
     whole = images / "whole.png"
     subprocess.run(_cli(*args, "--out", str(whole)), env=env, check=True, capture_output=True)
 
@@ -190,7 +251,11 @@ def test_a_process_stopped_mid_fit_resumes_to_the_same_bytes(images, sig):
     stopped = _start_and_stop([*args, "--out", str(out)], out.with_suffix(".ckpt"), sig)
     assert stopped.returncode != 0
     if sig == signal.SIGINT:
-        assert stopped.stderr.strip().splitlines()[-1].endswith(f"add --resume to continue from {out.with_suffix('.ckpt')})")
+        assert (
+            stopped.stderr.strip()
+            .splitlines()[-1]
+            .endswith(f"add --resume to continue from {out.with_suffix('.ckpt')})")
+        )
     assert not out.exists() and not out.with_suffix(".json").exists()
     assert [p.name for p in images.iterdir() if p.name.startswith(".")] == []  # no temporary file left
 

@@ -36,12 +36,19 @@ def test_method_lists_are_checked():
 
 def test_compare_runs_every_method_from_the_same_start(tiny_config, noisy_rgb, clean_rgb):
     config = DenoiseConfig(
-        sparsity=0.8, seed=1, generator=tiny_config, oes=OESConfig(steps=5, precision="fp32"),
-        fit=FitConfig(steps=20, log_every=10, precision="fp32"), mask_side=32, scale_steps=False, device="cpu",
+        sparsity=0.8,
+        seed=1,
+        generator=tiny_config,
+        oes=OESConfig(steps=5, precision="fp32"),
+        fit=FitConfig(steps=20, log_every=10, precision="fp32"),
+        mask_side=32,
+        scale_steps=False,
+        device="cpu",
     )
     order = []
-    results = compare(noisy_rgb, ["dense", "random", "tv"], config, clean=clean_rgb,
-                      on_result=lambda name, row: order.append(name))
+    results = compare(
+        noisy_rgb, ["dense", "random", "tv"], config, clean=clean_rgb, on_result=lambda name, row: order.append(name)
+    )
     assert order == ["dense", "random", "tv"]
     assert results["dense"].density == 1.0 and results["random"].density == pytest.approx(0.2, abs=1e-3)
     assert results["tv"].history is None and results["random"].history["step"] == [10, 20]

@@ -32,8 +32,20 @@ def test_same_seed_gives_the_same_mask_and_image(tiny_config, noisy_rgb):
 def test_report_has_what_a_user_needs(tiny_config, noisy_rgb, clean_rgb):
     result = denoise(noisy_rgb, _config(tiny_config), clean=clean_rgb)
     report = result.report
-    for key in ("sparsity", "seed", "settings", "versions", "density_per_layer", "seconds",
-                "mask_seconds", "fit_seconds", "noisy_psnr", "psnr", "ssim", "history"):
+    for key in (
+        "sparsity",
+        "seed",
+        "settings",
+        "versions",
+        "density_per_layer",
+        "seconds",
+        "mask_seconds",
+        "fit_seconds",
+        "noisy_psnr",
+        "psnr",
+        "ssim",
+        "history",
+    ):
         assert key in report
     assert report["density"] == pytest.approx(0.1, abs=1e-4)
     assert report["mask_image_size"] == [32, 32]

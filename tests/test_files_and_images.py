@@ -9,10 +9,9 @@ from sparse_dip.images import add_gaussian_noise, load_image, save_image
 
 def test_an_interrupted_write_leaves_nothing(tmp_path):
     target = tmp_path / "out.json"
-    with pytest.raises(KeyboardInterrupt):
-        with atomic_path(target) as temporary:
-            temporary.write_text("half")
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), atomic_path(target) as temporary:
+        temporary.write_text("half")
+        raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
     write_json(target, {"a": 1})
     assert target.read_text().strip() == '{\n  "a": 1\n}'

@@ -33,7 +33,7 @@ def test_any_size_is_served_through_a_padded_canvas(tiny_config, height, width):
     z = input_noise(tiny_config.input_depth, *canvas, torch.Generator().manual_seed(0))
     out = crop(Hourglass(tiny_config)(z), height, width)
     assert out.shape == (1, 3, height, width)
-    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert out.min() >= 0.0 and out.max() <= 1.0
 
 
 def test_skip_channels_add_a_branch(tiny_config):
@@ -95,6 +95,16 @@ def test_layers_are_created_in_the_textbook_order():
     shapes = [(4, 6, 5), (6, 6, 5), (6, 8, 5), (8, 8, 5), (6, 3, 1), (11, 8, 3), (4, 2, 1), (10, 6, 3), (6, 3, 1)]
     expected = [torch.nn.Conv2d(*shape).weight for shape in shapes]
     level, deeper = model.body, model.body.deeper
-    got = [level.down, level.down2, deeper.down, deeper.down2, deeper.skip, deeper.up, level.skip, level.up, model.output]
+    got = [
+        level.down,
+        level.down2,
+        deeper.down,
+        deeper.down2,
+        deeper.skip,
+        deeper.up,
+        level.skip,
+        level.up,
+        model.output,
+    ]
     for layer, weight in zip(got, expected):
         torch.testing.assert_close(layer.weight, weight, rtol=0, atol=0)

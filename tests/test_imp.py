@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 import torch
 from torch import nn
@@ -28,7 +30,7 @@ class _ToyTraining:
 
 
 def _used_weights(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {n: getattr(model.get_submodule(n.rpartition(".")[0]), "weight") for n in ("0.weight", "2.weight")}
+    return {n: model.get_submodule(n.rpartition(".")[0]).weight for n in ("0.weight", "2.weight")}
 
 
 def _net() -> nn.Sequential:
@@ -69,7 +71,7 @@ def test_pruned_weights_never_come_back():
     model = _net()
     names = maskable_names(model)
     levels = iterative_magnitude_pruning(model, names, _ToyTraining(), 0.3)
-    for earlier, later in zip(levels[1:], levels[2:]):
+    for earlier, later in itertools.pairwise(levels[1:]):
         for n in names:
             assert not torch.any(later.mask[n] & ~earlier.mask[n])
 

@@ -22,7 +22,7 @@ def test_top_k_keeps_exactly_the_requested_number(tiny_config, scope, density):
     if scope == "global":
         assert mask.kept == round(density * mask.total)
     else:
-        for name, keep in mask.items():
+        for _name, keep in mask.items():
             assert int(keep.sum()) == round(density * keep.numel())
 
 

@@ -2,11 +2,20 @@ import json
 
 import pytest
 import torch
-
 from mask_files import restamp_version
+
 from sparse_dip.generators.hourglass import Hourglass
 from sparse_dip.pruning.mask import maskable_names, top_k
-from sparse_dip.pruning.mask_file import FORMAT_VERSION, MAGIC, MaskFile, MaskFileError, decode, encode, load_mask, save_mask
+from sparse_dip.pruning.mask_file import (
+    FORMAT_VERSION,
+    MAGIC,
+    MaskFile,
+    MaskFileError,
+    decode,
+    encode,
+    load_mask,
+    save_mask,
+)
 
 
 def _random_mask(model: torch.nn.Module, density: float, seed: int = 0):

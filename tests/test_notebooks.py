@@ -17,8 +17,15 @@ def test_there_are_four_notebooks():
 def test_notebook_runs_in_fast_mode(path, monkeypatch):
     monkeypatch.setenv("SPARSE_DIP_NOTEBOOK_MODE", "fast")
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     client.execute()  # raises CellExecutionError if a cell fails
-    figures = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
-               if "image/png" in o.get("data", {})]
+    figures = [
+        o
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if "image/png" in o.get("data", {})
+    ]
     assert figures, "every notebook draws at least one figure"

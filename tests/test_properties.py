@@ -52,7 +52,9 @@ def test_masks_survive_save_and_load_bit_for_bit(shapes, density, seed):
 
 
 def _net() -> nn.Module:
-    return nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 3, 1), nn.Flatten(), nn.LazyLinear(5))
+    return nn.Sequential(
+        nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 3, 1), nn.Flatten(), nn.LazyLinear(5)
+    )
 
 
 OPTIMIZERS = {

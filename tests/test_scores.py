@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 import torch
 from torch import nn
@@ -11,7 +13,7 @@ from sparse_dip.pruning.scores import SCORERS, functional_loss, hessian_gradient
 def _relu_net(widths=(6, 16, 16, 3), seed=0) -> nn.Sequential:
     torch.manual_seed(seed)
     layers: list[nn.Module] = []
-    for a, b in zip(widths[:-1], widths[1:]):
+    for a, b in itertools.pairwise(widths):
         layers += [nn.Linear(a, b, bias=False), nn.ReLU()]
     return nn.Sequential(*layers[:-1]).double()
 
@@ -117,7 +119,12 @@ def test_every_scorer_gives_an_exact_mask_and_leaves_the_model_alone(tiny_config
 
     def mask(seed=0):
         scorer = make_scorer(
-            method, model, names, loss=loss, example_input=z, forward=Hourglass.pre_activation,
+            method,
+            model,
+            names,
+            loss=loss,
+            example_input=z,
+            forward=Hourglass.pre_activation,
             generator=torch.Generator().manual_seed(seed),
         )
         return prune(scorer, 0.1, rounds=3 if method == "synflow" else 1, scope=scope)
@@ -137,7 +144,9 @@ def test_every_scorer_gives_an_exact_mask_and_leaves_the_model_alone(tiny_config
 def test_synflow_on_a_batchnorm_network_gives_non_zero_scores(tiny_config):
     model, z, _ = _generator_problem(tiny_config)
     model.train()
-    scores = make_scorer("synflow", model, maskable_names(model), example_input=z, forward=Hourglass.pre_activation).scores()
+    scores = make_scorer(
+        "synflow", model, maskable_names(model), example_input=z, forward=Hourglass.pre_activation
+    ).scores()
     assert all(float(s.sum()) > 0 for s in scores.values())
 
 

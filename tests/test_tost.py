@@ -10,12 +10,12 @@ from typer.testing import CliRunner
 from sparse_dip.classification.data import synthetic
 from sparse_dip.classification.models import build_classifier
 from sparse_dip.classification.pruning import prune_classifier
-from sparse_dip.classification.tost import Ghosts, GhostReLU, ToSTConfig, _skip_points, train_sparse
-from sparse_dip.pruning.rescale import rescale_kept_weights
+from sparse_dip.classification.tost import GhostReLU, Ghosts, ToSTConfig, _skip_points, train_sparse
 from sparse_dip.classification.train import TrainConfig
 from sparse_dip.cli import app
 from sparse_dip.pruning.mask import top_k
 from sparse_dip.pruning.parametrize import apply_mask
+from sparse_dip.pruning.rescale import rescale_kept_weights
 
 
 def test_ghost_activation_is_swish_at_the_start_and_relu_after_the_fade():
@@ -52,8 +52,7 @@ def test_no_ghost_remains_after_training():
     model = build_classifier("small_cnn", 1, data.classes)
     reference = copy.deepcopy(model)
     mask = prune_classifier(model, "random", 10.0, data=data)
-    train_sparse(model, data, TrainConfig(epochs=3, batch_size=32, device="cpu"), mask,
-                 ToSTConfig(ghost_epochs=1.0))
+    train_sparse(model, data, TrainConfig(epochs=3, batch_size=32, device="cpu"), mask, ToSTConfig(ghost_epochs=1.0))
     masked_plain = apply_mask(reference, mask)
     assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in masked_plain.parameters())
     assert not any(isinstance(m, GhostReLU) for m in model.modules())
@@ -84,11 +83,50 @@ def test_rescaled_sparse_layer_has_the_dense_output_variance(density):
 def test_cli_trains_with_the_tost_recipe(tmp_path):
     runner = CliRunner()
     mask = tmp_path / "m.mask"
-    assert runner.invoke(app, ["classify", "prune", "--model", "small_cnn", "--method", "random", "--compression", "20",
-                               "--dataset", "synthetic", "--out", str(mask)]).exit_code == 0
-    result = runner.invoke(app, ["classify", "train", "--model", "small_cnn", "--dataset", "synthetic", "--mask", str(mask),
-                                 "--recipe", "tost", "--no-ghost-skips", "--epochs", "2", "--ghost-epochs", "1",
-                                 "--device", "cpu", "--out", str(tmp_path / "t")])
+    assert (
+        runner.invoke(
+            app,
+            [
+                "classify",
+                "prune",
+                "--model",
+                "small_cnn",
+                "--method",
+                "random",
+                "--compression",
+                "20",
+                "--dataset",
+                "synthetic",
+                "--out",
+                str(mask),
+            ],
+        ).exit_code
+        == 0
+    )
+    result = runner.invoke(
+        app,
+        [
+            "classify",
+            "train",
+            "--model",
+            "small_cnn",
+            "--dataset",
+            "synthetic",
+            "--mask",
+            str(mask),
+            "--recipe",
+            "tost",
+            "--no-ghost-skips",
+            "--epochs",
+            "2",
+            "--ghost-epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / "t"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "t" / "results.json").read_text())
     assert report["tost"]["ghost_neurons"] and not report["tost"]["ghost_skips"]

@@ -19,8 +19,13 @@ runner = CliRunner()
 
 def _config(tiny_config, **changes) -> DenoiseConfig:
     settings = dict(
-        sparsity=0.9, seed=5, generator=tiny_config, oes=OESConfig(steps=15, precision="fp32"),
-        fit=FitConfig(steps=20, log_every=10, precision="fp32"), mask_side=32, device="cpu",
+        sparsity=0.9,
+        seed=5,
+        generator=tiny_config,
+        oes=OESConfig(steps=15, precision="fp32"),
+        fit=FitConfig(steps=20, log_every=10, precision="fp32"),
+        mask_side=32,
+        device="cpu",
     )
     return DenoiseConfig(**{**settings, **changes})
 
@@ -79,8 +84,21 @@ def noisy_file(tmp_path):
 
 def test_cli_find_inspect_and_denoise_with_a_mask(tmp_path, noisy_file):
     mask_path = tmp_path / "camera.mask"
-    found = runner.invoke(app, ["find-mask", str(noisy_file), "--sparsity", "0.9", "--mask-steps", "5",
-                                "--out", str(mask_path), "--seed", "2"])
+    found = runner.invoke(
+        app,
+        [
+            "find-mask",
+            str(noisy_file),
+            "--sparsity",
+            "0.9",
+            "--mask-steps",
+            "5",
+            "--out",
+            str(mask_path),
+            "--seed",
+            "2",
+        ],
+    )
     assert found.exit_code == 0, found.output
     stored = load_mask(mask_path)
     assert stored.mask.density == pytest.approx(0.1, abs=1e-6)
@@ -102,7 +120,9 @@ def test_cli_find_inspect_and_denoise_with_a_mask(tmp_path, noisy_file):
 
 def test_cli_refuses_bad_mask_files_in_one_line_writing_nothing(tmp_path, noisy_file):
     mask_path = tmp_path / "camera.mask"
-    assert runner.invoke(app, ["find-mask", str(noisy_file), "--method", "random", "--out", str(mask_path)]).exit_code == 0
+    assert (
+        runner.invoke(app, ["find-mask", str(noisy_file), "--method", "random", "--out", str(mask_path)]).exit_code == 0
+    )
     data = mask_path.read_bytes()
     cases = {
         "truncated": data[: len(data) // 2],
@@ -120,5 +140,7 @@ def test_cli_refuses_bad_mask_files_in_one_line_writing_nothing(tmp_path, noisy_
         assert not out.exists() and not out.with_suffix(".json").exists()
     rgb = tmp_path / "rgb.png"
     save_image(rgb, np.repeat(_camera(64), 3, axis=2))
-    result = runner.invoke(app, ["denoise", str(rgb), "--mask", str(mask_path), "--steps", "3", "--out", str(tmp_path / "x.png")])
+    result = runner.invoke(
+        app, ["denoise", str(rgb), "--mask", str(mask_path), "--steps", "3", "--out", str(tmp_path / "x.png")]
+    )
     assert result.exit_code != 0 and "channel" in result.stderr and not (tmp_path / "x.png").exists()

@@ -52,14 +52,20 @@ class Dataset:
 def _normalised(train: np.ndarray, test: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     mean = train.mean(axis=(0, 2, 3), keepdims=True)
     std = train.std(axis=(0, 2, 3), keepdims=True) + 1e-8
-    return (torch.from_numpy(((train - mean) / std).astype(np.float32)),
-            torch.from_numpy(((test - mean) / std).astype(np.float32)))
+    return (
+        torch.from_numpy(((train - mean) / std).astype(np.float32)),
+        torch.from_numpy(((test - mean) / std).astype(np.float32)),
+    )
 
 
 def _dataset(name: str, x_train, y_train, x_test, y_test, classes: int) -> Dataset:
     train, test = _normalised(x_train.astype(np.float64), x_test.astype(np.float64))
-    return Dataset(name, Split(train, torch.as_tensor(y_train, dtype=torch.long)),
-                   Split(test, torch.as_tensor(y_test, dtype=torch.long)), classes)
+    return Dataset(
+        name,
+        Split(train, torch.as_tensor(y_train, dtype=torch.long)),
+        Split(test, torch.as_tensor(y_test, dtype=torch.long)),
+        classes,
+    )
 
 
 def load_digits(test_fraction: float = 0.25, seed: int = 0) -> Dataset:
@@ -81,13 +87,15 @@ def load_digits(test_fraction: float = 0.25, seed: int = 0) -> Dataset:
 class _ArraysOnly(pickle.Unpickler):
     """An unpickler that builds numpy arrays and plain containers, and nothing else."""
 
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("_codecs", "encode"),
-    }
+    _ALLOWED = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("_codecs", "encode"),
+        }
+    )
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self._ALLOWED:

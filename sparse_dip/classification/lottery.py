@@ -60,16 +60,19 @@ class Stability:
         return max(self.errors) - 0.5 * (self.errors[0] + self.errors[-1])
 
     def to_dict(self) -> dict:
-        return {"rewind_step": self.rewind_step, "instability": self.instability,
-                "alphas": self.alphas, "errors": self.errors}
+        return {
+            "rewind_step": self.rewind_step,
+            "instability": self.instability,
+            "alphas": self.alphas,
+            "errors": self.errors,
+        }
 
 
 def interpolate(a: nn.Module, b: nn.Module, alpha: float, into: nn.Module) -> nn.Module:
     """Load ``(1 - alpha) * a + alpha * b`` (every floating-point tensor of the state) into ``into``."""
     state_b = b.state_dict()
     mixed = {
-        name: torch.lerp(t, state_b[name], alpha) if t.is_floating_point() else t
-        for name, t in a.state_dict().items()
+        name: torch.lerp(t, state_b[name], alpha) if t.is_floating_point() else t for name, t in a.state_dict().items()
     }
     into.load_state_dict(mixed)
     return into

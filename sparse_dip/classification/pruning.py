@@ -32,8 +32,9 @@ def prunable_names(model: nn.Module) -> list[str]:
     return maskable_names(model, "weights")
 
 
-def scoring_batch(data: Dataset | None, shape: tuple[int, int, int], classes: int, per_class: int = 10,
-                  seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def scoring_batch(
+    data: Dataset | None, shape: tuple[int, int, int], classes: int, per_class: int = 10, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``per_class`` training samples of every class (SNIP's and GraSP's batch); without data,
     Gaussian inputs with random labels (pruning 'data-free' for a data-driven method)."""
     generator = torch.Generator().manual_seed(seed)
@@ -80,12 +81,18 @@ def prune_classifier(
     temperature = GRASP_TEMPERATURE if method == "grasp" else 1.0
     loss = functional_loss(model, [images], lambda logits: F.cross_entropy(logits / temperature, labels))
     scorer = make_scorer(
-        method, model, names, loss=loss, example_input=images[:1],
+        method,
+        model,
+        names,
+        loss=loss,
+        example_input=images[:1],
         generator=torch.Generator().manual_seed(seed),
     )
     if compression == 1.0:
         return Mask({n: torch.ones_like(p, dtype=torch.bool) for n, p in model.named_parameters() if n in names})
-    return prune(scorer, 1.0 / compression, rounds=rounds or DEFAULT_ROUNDS.get(method, 1), schedule=schedule, scope=scope)
+    return prune(
+        scorer, 1.0 / compression, rounds=rounds or DEFAULT_ROUNDS.get(method, 1), schedule=schedule, scope=scope
+    )
 
 
 @dataclass
@@ -141,8 +148,15 @@ def layer_collapse(
         for log_c in log10_compressions:
             model = build()
             mask = prune_classifier(
-                model, method, 10.0**log_c, data=data, shape=shape, classes=classes, scope=scope,
-                rounds=rounds if method == "synflow" else None, seed=seed,
+                model,
+                method,
+                10.0**log_c,
+                data=data,
+                shape=shape,
+                classes=classes,
+                scope=scope,
+                rounds=rounds if method == "synflow" else None,
+                seed=seed,
             )
             fractions = mask.density_per_layer()
             curve.log10_compressions.append(log_c)
@@ -156,4 +170,4 @@ def layer_collapse(
 
 def compression_grid(maximum_log10: float = 6.0, step: float = 0.25) -> list[float]:
     """``0, step, 2 step, ..., maximum_log10`` (log10 of the compression)."""
-    return [round(k * step, 6) for k in range(int(math.floor(maximum_log10 / step + 1e-9)) + 1)]
+    return [round(k * step, 6) for k in range(math.floor(maximum_log10 / step + 1e-9) + 1)]

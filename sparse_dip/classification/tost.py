@@ -11,9 +11,9 @@ techniques, each switchable:
   (ResNets) or each pair of consecutive convolutions without pooling between them (VGG, small
   CNN), added to the block's output with a weight faded from 1 to 0 over ``ghost_epochs``, then
   removed. Their BatchNorm scale starts at 1e-4, as in the ToST code, so they begin almost
-  silent and grow only as far as training finds them useful. They are attached with forward hooks and kept in ``model.ghost_skips``, so the
-  network's own parameter names, and thus its mask, are untouched and the branches are never
-  masked.
+  silent and grow only as far as training finds them useful. They are attached with forward
+  hooks and kept in ``model.ghost_skips``, so the network's own parameter names, and thus its
+  mask, are untouched and the branches are never masked.
 - **sparsity-aware initialisation**: the kept weights of each layer are multiplied by
   ``1 / sqrt(density of the layer)``. With fan-in scaled initialisation the variance of a unit's
   output is proportional to the number of its inputs times the weights' variance; a layer that

@@ -124,7 +124,10 @@ def train(
     per_epoch = steps_per_epoch(data.train, config.batch_size)
     total = config.epochs * per_epoch
     optimizer = torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.nesterov,
         weight_decay=config.weight_decay,
     )
     result = TrainResult()
@@ -157,8 +160,13 @@ def train(
             on_step(step + 1, total)
         if index == per_epoch - 1:
             accuracy, test_loss = evaluate(model, data.test)
-            entry = {"epoch": epoch + 1, "step": step + 1, "train_loss": float(running) / seen,
-                     "test_accuracy": accuracy, "test_loss": test_loss}
+            entry = {
+                "epoch": epoch + 1,
+                "step": step + 1,
+                "train_loss": float(running) / seen,
+                "test_accuracy": accuracy,
+                "test_loss": test_loss,
+            }
             result.history.append(entry)
             running, seen = torch.zeros((), device=device), 0
             if on_epoch is not None:

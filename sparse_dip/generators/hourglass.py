@@ -65,9 +65,7 @@ class HourglassConfig:
         """The same widths truncated to ``levels`` levels (for images too small for the depth)."""
         if not 1 <= levels <= self.levels:
             raise ValueError(f"levels must be in [1, {self.levels}], got {levels}")
-        return HourglassConfig(
-            **{**asdict(self), "channels": self.channels[:levels], "skip": self.skip[:levels]}
-        )
+        return HourglassConfig(**{**asdict(self), "channels": self.channels[:levels], "skip": self.skip[:levels]})
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -244,8 +242,6 @@ def crop(padded: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return padded[..., top : top + height, left : left + width]
 
 
-def input_noise(
-    depth: int, height: int, width: int, generator: torch.Generator, scale: float = 0.1
-) -> torch.Tensor:
+def input_noise(depth: int, height: int, width: int, generator: torch.Generator, scale: float = 0.1) -> torch.Tensor:
     """DIP's fixed input: ``[1, depth, height, width]`` drawn from U[0, scale) with ``generator``."""
     return torch.rand(1, depth, height, width, generator=generator) * scale

@@ -93,7 +93,7 @@ def kept_count(density: float, total: int) -> int:
     """The exact number of entries kept at ``density``: ``round(density * total)``."""
     if not 0.0 <= density <= 1.0:
         raise ValueError(f"density must be in [0, 1], got {density}")
-    return int(round(density * total))
+    return int(round(density * total))  # noqa: RUF046 (a 0-d tensor density rounds to a tensor)
 
 
 def _keep_top(flat_scores: torch.Tensor, k: int) -> torch.Tensor:

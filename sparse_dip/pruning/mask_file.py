@@ -57,9 +57,7 @@ def encode(mask_file: MaskFile) -> bytes:
     payload = zlib.compress(np.packbits(np.concatenate(bits) if bits else np.zeros(0, bool)).tobytes(), 9)
     header = {
         "format_version": FORMAT_VERSION,
-        "entries": [
-            {"name": name, "shape": list(mask[name].shape), "kept": int(mask[name].sum())} for name in mask
-        ],
+        "entries": [{"name": name, "shape": list(mask[name].shape), "kept": int(mask[name].sum())} for name in mask],
         "payload_bytes": len(payload),
         "info": mask_file.info,
     }
@@ -83,9 +81,7 @@ def decode(data: bytes, source: str = "mask file") -> MaskFile:
         header = None
     version = header.get("format_version") if isinstance(header, dict) else None
     if isinstance(version, int) and version != FORMAT_VERSION:
-        raise MaskFileError(
-            f"{source}: mask format version {version}; this sparse-dip reads version {FORMAT_VERSION}"
-        )
+        raise MaskFileError(f"{source}: mask format version {version}; this sparse-dip reads version {FORMAT_VERSION}")
     if hashlib.sha256(body).digest() != digest:
         raise MaskFileError(f"{source}: checksum mismatch: the file is truncated or was modified")
     if not isinstance(header, dict) or version is None:
@@ -105,7 +101,9 @@ def decode(data: bytes, source: str = "mask file") -> MaskFile:
     mask = Mask({name: part.view(shape) for (name, shape, _), part in zip(entries, flat.split(sizes))})
     for name, _, kept in entries:
         if int(mask[name].sum()) != kept:
-            raise MaskFileError(f"{source}: entry {name!r} keeps {int(mask[name].sum())} weights, its header says {kept}")
+            raise MaskFileError(
+                f"{source}: entry {name!r} keeps {int(mask[name].sum())} weights, its header says {kept}"
+            )
     return MaskFile(mask=mask, info=header.get("info", {}))
 
 

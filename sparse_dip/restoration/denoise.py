@@ -118,7 +118,7 @@ def scaled_fit_steps(steps: int, height: int, width: int, channels: int) -> int:
     1300 to 1500 at 512x512, and pepper's peaks near step 650 on a 256x256 crop (``BENCHMARKS.md``).
     """
     ratio = min(1.0, (height * width * channels / (512 * 512 * 3)) ** 0.5)
-    return min(steps, max(500, int(round(steps * ratio / 50)) * 50))
+    return min(steps, max(500, round(steps * ratio / 50) * 50))
 
 
 def mask_view(image: torch.Tensor, side: int, how: str = "downscale") -> torch.Tensor:
@@ -171,9 +171,7 @@ def _check_image(noisy: np.ndarray) -> None:
         raise InputError(f"expected an H x W x 1 or H x W x 3 image, got shape {noisy.shape}")
 
 
-def _setup(
-    noisy: np.ndarray, config: DenoiseConfig, mask: MaskFile | None = None, fresh_init: bool = False
-) -> _Setup:
+def _setup(noisy: np.ndarray, config: DenoiseConfig, mask: MaskFile | None = None, fresh_init: bool = False) -> _Setup:
     """Build the generator for ``noisy``: its own depth and seed, or those stored with ``mask``."""
     _check_image(noisy)
     device = resolve_device(config.device)
@@ -184,7 +182,9 @@ def _setup(
         levels = levels_for(*mask_target.shape[-2:], config.generator.levels)
         if levels == 0:
             raise InputError(f"a {noisy.shape[0]}x{noisy.shape[1]} image is too small (at least 6x6 pixels)")
-        generator = HourglassConfig(**{**config.generator.to_dict(), "out_channels": noisy.shape[2]}).with_levels(levels)
+        generator = HourglassConfig(**{**config.generator.to_dict(), "out_channels": noisy.shape[2]}).with_levels(
+            levels
+        )
         init_seed = config.seed
     else:
         generator = _generator_of(mask, noisy.shape, config)
@@ -212,9 +212,7 @@ def _generator_of(mask: MaskFile, shape: tuple[int, ...], config: DenoiseConfig)
     except (KeyError, TypeError, ValueError):
         raise MaskFileError("the mask file does not say which generator it is for") from None
     if stored.out_channels != shape[2]:
-        raise InputError(
-            f"the mask is for {stored.out_channels}-channel images, this image has {shape[2]} channel(s)"
-        )
+        raise InputError(f"the mask is for {stored.out_channels}-channel images, this image has {shape[2]} channel(s)")
     if stored.levels > config.generator.levels:
         raise InputError(f"the mask is for a {stored.levels}-level generator, the run allows {config.generator.levels}")
     wanted = HourglassConfig(**{**config.generator.to_dict(), "out_channels": shape[2]}).with_levels(stored.levels)
@@ -297,7 +295,12 @@ def learn_image_mask(
         raise InputError("a mask needs a sparsity above 0")
     started = time.perf_counter()
     setup = _setup(noisy, config)
-    check_memory(setup.generator, *padded_size(*setup.mask_target.shape[-2:], setup.generator.levels), config.oes.precision, setup.device)
+    check_memory(
+        setup.generator,
+        *padded_size(*setup.mask_target.shape[-2:], setup.generator.levels),
+        config.oes.precision,
+        setup.device,
+    )
     mask = _learn(setup, config, on_mask_step)
     return MaskFile(mask, _mask_info(mask, noisy, setup, config, time.perf_counter() - started))
 
@@ -364,16 +367,18 @@ def denoise(
         mask_seconds = resume["mask_seconds"]
 
     def save_state(state: dict) -> None:
-        on_checkpoint({
-            "format": CHECKPOINT_FORMAT,
-            "settings": config.to_dict(),
-            "image_sha256": image_hash,
-            "mask": None if found is None else dict(found),
-            "mask_info": mask_info,
-            "fresh_init": fresh_init,
-            "mask_seconds": mask_seconds,
-            "fit": state,
-        })
+        on_checkpoint(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "settings": config.to_dict(),
+                "image_sha256": image_hash,
+                "mask": None if found is None else dict(found),
+                "mask_info": mask_info,
+                "fresh_init": fresh_init,
+                "mask_seconds": mask_seconds,
+                "fit": state,
+            }
+        )
 
     fit_config = replace(config.fit, steps=config.fit_steps_for(noisy.shape))
     fit_started = time.perf_counter()

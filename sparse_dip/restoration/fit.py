@@ -8,8 +8,9 @@ Which image is returned: with ``ema`` set, the exponential moving average of the
 fitted with Adam and is worth about 0.5 dB here (``BENCHMARKS.md``); without it, the output
 of the last step. The average starts from zero and is divided by ``1 - ema**step`` (as Adam
 corrects its moments), so it is a proper weighted mean of the outputs so far even in a short
-run; DIP's reference starts it from the first, random output instead. Neither is an oracle pick: the best step is only *reported* when a clean
-reference is given, never used to choose the output.
+run; DIP's reference starts it from the first, random output instead. Neither is an oracle
+pick: the best step is only *reported* when a clean reference is given, never used to choose
+the output.
 """
 
 from __future__ import annotations
@@ -157,9 +158,7 @@ def fit(
     for step in range(first, config.steps + 1):
         inputs = z
         if config.input_noise_std > 0:
-            inputs = z + config.input_noise_std * torch.randn(
-                z.shape, generator=generator, device=device
-            )
+            inputs = z + config.input_noise_std * torch.randn(z.shape, generator=generator, device=device)
         with autocast(device, config.precision):
             output = model(inputs)
         output = crop(output.float(), height, width)
@@ -192,16 +191,20 @@ def fit(
                     values["psnr_ema"] = float(quality_ema)
                 callback(step, values)
         if checkpoint_every and on_checkpoint is not None and step % checkpoint_every == 0 and step < config.steps:
-            on_checkpoint({
-                "step": step,
-                "model": {n: t.detach().clone() for n, t in model.state_dict().items()},
-                "optimizer": copy.deepcopy(optimizer.state_dict()),  # its tensors change in place
-                "schedule": None if schedule is None else copy.deepcopy(schedule.state_dict()),
-                "running": None if running is None else running.clone(),
-                "generator": generator.get_state(),
-                "logged": [[s, float(v), None if q is None else float(q), None if e is None else float(e)]
-                           for s, v, q, e in logged],
-            })
+            on_checkpoint(
+                {
+                    "step": step,
+                    "model": {n: t.detach().clone() for n, t in model.state_dict().items()},
+                    "optimizer": copy.deepcopy(optimizer.state_dict()),  # its tensors change in place
+                    "schedule": None if schedule is None else copy.deepcopy(schedule.state_dict()),
+                    "running": None if running is None else running.clone(),
+                    "generator": generator.get_state(),
+                    "logged": [
+                        [s, float(v), None if q is None else float(q), None if e is None else float(e)]
+                        for s, v, q, e in logged
+                    ],
+                }
+            )
 
     for step, loss_value, quality, quality_ema in logged:
         history.step.append(step)
@@ -211,6 +214,4 @@ def fit(
         if quality_ema is not None:
             history.psnr_ema.append(float(quality_ema))
     last = output
-    return FitResult(
-        image=average if average is not None else last, last=last, history=history, recorded=recorded
-    )
+    return FitResult(image=average if average is not None else last, last=last, history=history, recorded=recorded)

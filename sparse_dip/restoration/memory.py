@@ -42,7 +42,10 @@ def fit_bytes(generator: HourglassConfig, height: int, width: int, precision: Pr
         return tensor
 
     z = torch.zeros(1, generator.input_depth, side, side)
-    with torch.autograd.graph.saved_tensors_hooks(count, lambda tensor: tensor), autocast(torch.device("cpu"), precision):
+    with (
+        torch.autograd.graph.saved_tensors_hooks(count, lambda tensor: tensor),
+        autocast(torch.device("cpu"), precision),
+    ):
         model(z)
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
     return int(saved * HEADROOM * height * width / side**2 + 4 * weights)
@@ -55,7 +58,9 @@ def available_bytes(device: torch.device) -> int:
     return psutil.virtual_memory().available
 
 
-def check_memory(generator: HourglassConfig, height: int, width: int, precision: Precision, device: torch.device) -> int:
+def check_memory(
+    generator: HourglassConfig, height: int, width: int, precision: Precision, device: torch.device
+) -> int:
     """Raise :class:`InputError` if fitting a ``height x width`` canvas would not fit; return the estimate."""
     needed, free = fit_bytes(generator, height, width, precision), available_bytes(device)
     if needed > free:
