@@ -35,7 +35,6 @@ VARIANTS = {
     "oes-600-256": lambda base: replace(base, mask_side=256, oes=replace(base.oes, steps=600)),
     "oes-2400": lambda base: replace(base, oes=replace(base.oes, steps=2400)),
     "oes-600-lr0.2": lambda base: replace(base, oes=replace(base.oes, steps=600, lr=0.2)),
-    "channels-last": lambda base: replace(base, channels_last=True),
     "cosine": lambda base: replace(base, fit=replace(base.fit, lr_schedule="cosine")),
     "cosine-lr2e-2": lambda base: replace(base, fit=replace(base.fit, lr_schedule="cosine", lr=2e-2)),
     "input-noise": lambda base: replace(base, fit=replace(base.fit, input_noise_std=1 / 30)),

@@ -42,10 +42,7 @@ class DenoiseConfig:
     side the 6-level generator runs on; a smaller view gets a shallower generator.
     ``mask_view`` says how that view is made: ``"downscale"`` (the whole scene, at a coarser
     scale and with less noise) or ``"crop"`` (the central region, at the image's own scale and noise level).
-    ``channels_last`` runs the convolutions in channels-last memory order (faster for the
-    textbook network, slower for our fused one on the CPUs measured, ``BENCHMARKS.md``; the
-    numbers differ from contiguous order in the last bits). With
-    ``scale_steps``, ``fit.steps`` is the budget for a 512x512 RGB image and smaller images
+    With ``scale_steps``, ``fit.steps`` is the budget for a 512x512 RGB image and smaller images
     get fewer steps (:func:`scaled_fit_steps`); without it, ``fit.steps`` is used as given.
     ``rescale_init`` multiplies the kept weights of each layer by ``1 / sqrt(its density)``
     before the fit (ToST's sparsity-aware initialisation, :mod:`sparse_dip.pruning.rescale`).
@@ -61,7 +58,6 @@ class DenoiseConfig:
     mask_side: int = 192
     mask_view: Literal["downscale", "crop"] = "downscale"
     scale_steps: bool = True
-    channels_last: bool = False
     rescale_init: bool = False
     device: str = "auto"
 
@@ -91,7 +87,6 @@ class DenoiseConfig:
             "mask_side": self.mask_side,
             "mask_view": self.mask_view,
             "scale_steps": self.scale_steps,
-            "channels_last": self.channels_last,
             "rescale_init": self.rescale_init,
             "device": self.device,
         }
@@ -151,7 +146,7 @@ def _mask_input(z: torch.Tensor, view: torch.Tensor, levels: int, config: Denois
         noise = crop(z, *canvas)
     else:
         noise = input_noise(z.shape[1], *canvas, stream(config.seed, "mask input")).to(z.device)
-    return noise.clone(memory_format=torch.channels_last if config.channels_last else torch.contiguous_format)
+    return noise.clone(memory_format=torch.contiguous_format)
 
 
 @dataclass
@@ -199,9 +194,6 @@ def _setup(noisy: np.ndarray, config: DenoiseConfig, mask: MaskFile | None = Non
     z = input_noise(
         generator.input_depth, *padded_size(*noisy.shape[:2], generator.levels), stream(config.seed, "input")
     ).to(device)
-    if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        z = z.contiguous(memory_format=torch.channels_last)
     return _Setup(device, observation, generator, model, z, mask_target)
 
 
