@@ -10,18 +10,20 @@ from typing import Annotated
 
 import typer
 
-from sparse_dip.cli_common import output_folder, output_path, progress_bars, user_errors
+from sparse_dip import defaults
+from sparse_dip.cli_common import APP_SETTINGS, examples, output_folder, output_path, progress_bars, user_errors
 from sparse_dip.errors import InputError
 
 classify_app = typer.Typer(
     help="Prune and train classifiers: SynFlow, SNIP, GraSP, magnitude, random; IMP with rewinding; stability.",
-    no_args_is_help=True,
+    epilog=examples("sparse-dip classify collapse --model vgg16 --out collapse/"),
+    **APP_SETTINGS,
 )
 
 ModelOption = Annotated[str, typer.Option(help="vgg11, vgg16, resnet20, resnet32 or small_cnn.")]
 DatasetOption = Annotated[
     str | None,
-    typer.Option(help="digits, cifar10, cifar100 or synthetic [default: cifar10 with --data-dir, else digits]."),
+    typer.Option(help="digits, cifar10, cifar100 or synthetic.", show_default="cifar10 with --data-dir, else digits"),
 ]
 DataDirOption = Annotated[Path | None, typer.Option(help="Folder holding CIFAR in its python format.")]
 SeedOption = Annotated[int, typer.Option(help="Seed of the initial weights (and of the random scores).")]
@@ -74,7 +76,9 @@ def _run_record(**fields) -> dict:
     return {**fields, "versions": versions(), "command": sys.argv}
 
 
-@classify_app.command()
+@classify_app.command(
+    epilog=examples("sparse-dip classify prune --model vgg16 --method synflow --compression 1000 --out vgg16.mask")
+)
 def prune(
     model: ModelOption = "vgg16",
     method: Annotated[str, typer.Option(help="synflow, snip, grasp, magnitude or random.")] = "synflow",
@@ -82,7 +86,10 @@ def prune(
     scope: Annotated[
         str, typer.Option(help="global (one ranking) or local (the same density in every layer).")
     ] = "global",
-    iterations: Annotated[int | None, typer.Option(help="Pruning rounds [default: 100 for synflow, else 1].")] = None,
+    iterations: Annotated[
+        int | None,
+        typer.Option(help="Pruning rounds.", show_default=f"{defaults.SYNFLOW_ROUNDS} for synflow, else 1"),
+    ] = None,
     schedule: Annotated[
         str, typer.Option(help="exponential or linear density schedule over the rounds.")
     ] = "exponential",
@@ -145,7 +152,7 @@ def prune(
         )
 
 
-@classify_app.command()
+@classify_app.command(epilog=examples("sparse-dip classify collapse --model vgg16 --max-log10 6 --out collapse/"))
 def collapse(
     model: ModelOption = "vgg16",
     methods: Annotated[
@@ -153,7 +160,7 @@ def collapse(
     ] = "magnitude,random,snip,grasp,synflow",
     max_log10: Annotated[float, typer.Option(help="Sweep compression from 10^0 to 10^MAX.")] = 6.0,
     step: Annotated[float, typer.Option(help="Step of the sweep in log10 compression.")] = 0.25,
-    iterations: Annotated[int, typer.Option(help="SynFlow rounds.")] = 100,
+    iterations: Annotated[int, typer.Option(help="SynFlow rounds.")] = defaults.SYNFLOW_ROUNDS,
     dataset: DatasetOption = None,
     data_dir: DataDirOption = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("collapse"),
@@ -224,7 +231,9 @@ def collapse(
         typer.echo(f"wrote {folder}/ (results.json, results.md, remaining_per_layer.png, run.json)")
 
 
-@classify_app.command("train")
+@classify_app.command(
+    "train", epilog=examples("sparse-dip classify train --model small_cnn --mask vgg.mask --recipe tost --epochs 20")
+)
 def train_command(
     model: ModelOption = "small_cnn",
     mask: Annotated[Path | None, typer.Option(help="Train under this mask (from classify prune).")] = None,
@@ -232,16 +241,28 @@ def train_command(
         str, typer.Option(help="default, or tost (all four ToST techniques; flags below override).")
     ] = "default",
     ghost_neurons: Annotated[
-        bool | None, typer.Option("--ghost-neurons/--no-ghost-neurons", help="Swish blended into ReLU early.")
+        bool | None,
+        typer.Option(
+            "--ghost-neurons/--no-ghost-neurons", help="Swish blended into ReLU early.", show_default="from --recipe"
+        ),
     ] = None,
     ghost_skips: Annotated[
-        bool | None, typer.Option("--ghost-skips/--no-ghost-skips", help="Dense 1x1 branches faded out early.")
+        bool | None,
+        typer.Option(
+            "--ghost-skips/--no-ghost-skips", help="Dense 1x1 branches faded out early.", show_default="from --recipe"
+        ),
     ] = None,
     rescale_init: Annotated[
-        bool | None, typer.Option("--rescale-init/--no-rescale-init", help="Kept weights x 1/sqrt(layer density).")
+        bool | None,
+        typer.Option(
+            "--rescale-init/--no-rescale-init",
+            help="Kept weights x 1/sqrt(layer density).",
+            show_default="from --recipe",
+        ),
     ] = None,
     label_smoothing: Annotated[
-        float | None, typer.Option(help="Label smoothing alpha [default: 0, or 0.1 with tost].")
+        float | None,
+        typer.Option(help="Label smoothing alpha.", show_default=f"0, or {defaults.TOST_LABEL_SMOOTHING} with tost"),
     ] = None,
     ghost_epochs: Annotated[float, typer.Option(help="Epochs over which ghosts fade out.")] = 5.0,
     dataset: DatasetOption = None,
@@ -310,7 +331,7 @@ def train_command(
         typer.echo(f"test accuracy {100 * result.accuracy:.2f} % after {epochs} epochs; wrote {folder}/results.json")
 
 
-@classify_app.command()
+@classify_app.command(epilog=examples("sparse-dip classify imp --levels 5 --rate 0.2 --rewind-step 21 --out imp/"))
 def imp(
     model: ModelOption = "small_cnn",
     levels: Annotated[int, typer.Option(help="Pruning levels after the dense one.")] = 5,
@@ -387,10 +408,14 @@ def imp(
         typer.echo(f"wrote {folder}/ (results.json, results.md, final.mask)")
 
 
-@classify_app.command()
+@classify_app.command(
+    epilog=examples("sparse-dip classify stability --rewind-step 0 --rewind-step 21 --out stability/")
+)
 def stability(
     model: ModelOption = "small_cnn",
-    rewind_step: Annotated[list[int] | None, typer.Option(help="Rewind step(s) to test (repeat the option).")] = None,
+    rewind_step: Annotated[
+        list[int] | None, typer.Option(help="Rewind step(s) to test (repeat the option).", show_default="0")
+    ] = None,
     mask: Annotated[Path | None, typer.Option(help="Train the copies under this mask.")] = None,
     points: Annotated[int, typer.Option(help="Points on the interpolation path.")] = 30,
     dataset: DatasetOption = None,

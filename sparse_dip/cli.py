@@ -15,39 +15,58 @@ from typing import Annotated
 
 import typer
 
+from sparse_dip import __version__, defaults
 from sparse_dip.classify_cli import classify_app
-from sparse_dip.cli_common import output_folder, output_path, progress_bars, user_errors
+from sparse_dip.cli_common import APP_SETTINGS, examples, given, output_folder, output_path, progress_bars, user_errors
 from sparse_dip.errors import InputError, Notice
 
 app = typer.Typer(
     help="Restore images with sparse deep image priors (Optimal Eye Surgeon + Sparse-DIP).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+    epilog=examples("sparse-dip denoise noisy.png --sparsity 0.95", "sparse-dip denoise --help"),
+    **APP_SETTINGS,
 )
 app.add_typer(classify_app, name="classify")
 
+FIT_STEPS_HELP = "Fitting steps for a 512x512 RGB image; smaller images get fewer unless --steps is given."
 
-@app.command()
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"sparse-dip {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Restore images with sparse deep image priors (Optimal Eye Surgeon + Sparse-DIP)."""
+
+
+@app.command(epilog=examples("sparse-dip denoise noisy.png --sparsity 0.95 --clean clean.png --out restored.png"))
 def denoise(
-    noisy: Annotated[Path, typer.Argument(help="The noisy image (PNG, TIFF, JPEG; grayscale or RGB).")],
+    ctx: typer.Context,
+    noisy: Annotated[
+        Path, typer.Argument(help="The noisy image (PNG, TIFF, JPEG; grayscale or RGB).", metavar="NOISY")
+    ],
     sparsity: Annotated[
-        float | None, typer.Option(help="Fraction of weights removed, in [0, 1); 0 is dense DIP [default: 0.95].")
-    ] = None,
+        float, typer.Option(help="Fraction of weights removed, in [0, 1); 0 is dense DIP.")
+    ] = defaults.SPARSITY,
     out: Annotated[
-        Path | None, typer.Option(help="Restored image [default: NOISY_denoised.png beside NOISY; .tif for a TIFF].")
+        Path | None,
+        typer.Option(help="Restored image.", show_default="NOISY_denoised.png beside NOISY; .tif for a TIFF"),
     ] = None,
     clean: Annotated[Path | None, typer.Option(help="Clean reference: track PSNR and report PSNR/SSIM.")] = None,
-    steps: Annotated[
-        int | None, typer.Option(help="Fitting steps [default: 1300 for 512x512 RGB, fewer for smaller images].")
-    ] = None,
-    mask_steps: Annotated[int | None, typer.Option(help="OES mask-learning steps [default: 1200].")] = None,
+    steps: Annotated[int, typer.Option(help=FIT_STEPS_HELP)] = defaults.FIT_STEPS,
+    mask_steps: Annotated[int, typer.Option(help="OES mask-learning steps.")] = defaults.MASK_STEPS,
     seed: Annotated[int, typer.Option(help="Seed of the weights, input noise and relaxation noise.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     precision: Annotated[
         str, typer.Option(help="fp32, or bf16 autocast (faster on some CPUs: BENCHMARKS.md).")
     ] = "fp32",
-    report: Annotated[Path | None, typer.Option(help="JSON report [default: OUT with .json].")] = None,
+    report: Annotated[Path | None, typer.Option(help="JSON report.", show_default="OUT with .json")] = None,
     mask: Annotated[
         Path | None, typer.Option(help="Use this mask file (from find-mask) instead of learning one.")
     ] = None,
@@ -82,20 +101,18 @@ def denoise(
         if mask is not None and save_mask is not None:
             raise InputError("--save-mask writes a learned mask; with --mask nothing is learned")
         given_mask = load_mask(mask) if mask is not None else None
-        if given_mask is not None and (sparsity is not None or mask_steps is not None):
+        if given_mask is not None and (given(ctx, "sparsity") or given(ctx, "mask_steps")):
             ignored = "--sparsity and --mask-steps are ignored: the mask file sets the sparsity"
             warnings.warn(ignored, Notice, stacklevel=1)
-        defaults = DenoiseConfig()
+        base = DenoiseConfig()
         try:
             config = DenoiseConfig(
-                sparsity=defaults.sparsity if sparsity is None or given_mask else sparsity,
+                sparsity=base.sparsity if given_mask else sparsity,
                 seed=seed,
                 device=device,
-                scale_steps=steps is None,
-                oes=replace(
-                    defaults.oes, precision=precision, **({"steps": mask_steps} if mask_steps is not None else {})
-                ),
-                fit=replace(defaults.fit, precision=precision, **({"steps": steps} if steps is not None else {})),
+                scale_steps=not given(ctx, "steps"),
+                oes=replace(base.oes, precision=precision, steps=mask_steps),
+                fit=replace(base.fit, precision=precision, steps=steps),
             )
         except ValueError as error:
             raise InputError(str(error)) from None
@@ -122,9 +139,8 @@ def denoise(
 
         started = time.perf_counter()
         with progress_bars() as progress:
-            mask_task = progress.add_task(
-                f"{config.method} mask" if learns else "mask", total=config.oes.steps if learns else 0, info=""
-            )
+            if learns:  # a dense run, a given mask or a resumed fit has no mask phase
+                mask_task = progress.add_task(f"{config.method} mask", total=config.oes.steps, info="")
             fit_task = progress.add_task("fit", total=config.fit_steps_for(source.pixels.shape), info="", start=False)
 
             def on_mask(step: int, loss: float) -> None:
@@ -144,7 +160,7 @@ def denoise(
                     source.pixels,
                     config,
                     clean=None if reference is None else reference.pixels,
-                    on_mask_step=on_mask,
+                    on_mask_step=on_mask if learns else None,
                     on_fit_step=on_fit,
                     mask=given_mask,
                     fresh_init=fresh_init,
@@ -213,9 +229,12 @@ def _stopped(stop: BaseException, checkpoint: Path | None) -> None:
     fail(f"{stop}: stopped, no output was written{kept}")
 
 
-@app.command()
+@app.command(
+    epilog=examples("sparse-dip compare noisy.png --clean clean.png --methods dense,oes,random,bm3d,tv --out cmp/")
+)
 def compare(
-    noisy: Annotated[Path, typer.Argument(help="The noisy image.")],
+    ctx: typer.Context,
+    noisy: Annotated[Path, typer.Argument(help="The noisy image.", metavar="NOISY")],
     clean: Annotated[Path | None, typer.Option(help="Clean reference: PSNR/SSIM per method and PSNR curves.")] = None,
     methods: Annotated[
         str,
@@ -225,15 +244,16 @@ def compare(
     ] = "dense,oes,random,magnitude,snip,grasp,synflow,imp",
     sparsity: Annotated[
         float, typer.Option(help="Fraction of weights removed by every mask method, in (0, 1).")
-    ] = 0.95,
-    steps: Annotated[int | None, typer.Option(help="Fitting steps for every DIP method [default: as denoise].")] = None,
-    mask_steps: Annotated[int | None, typer.Option(help="OES mask-learning steps [default: 1200].")] = None,
+    ] = defaults.SPARSITY,
+    steps: Annotated[int, typer.Option(help=FIT_STEPS_HELP)] = defaults.FIT_STEPS,
+    mask_steps: Annotated[int, typer.Option(help="OES mask-learning steps.")] = defaults.MASK_STEPS,
     imp_steps: Annotated[
-        int | None, typer.Option(help="Fitting steps per IMP level [default: the fitting steps].")
+        int | None, typer.Option(help="Fitting steps per IMP level.", show_default="the fitting steps")
     ] = None,
     rewind_step: Annotated[int, typer.Option(help="IMP rewinds to this step (0: the initialisation).")] = 0,
     sigma: Annotated[
-        float | None, typer.Option(help="Noise level (0-255) for the classic denoisers [default: estimated].")
+        float | None,
+        typer.Option(help="Noise level (0-255) for the classic denoisers.", show_default="estimated from the image"),
     ] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("comparison"),
     seed: Annotated[int, typer.Option(help="Seed shared by every method (weights, input noise).")] = 0,
@@ -260,20 +280,17 @@ def compare(
         names = check_methods([m.strip() for m in methods.split(",") if m.strip()])
         if not 0.0 < sparsity < 1.0:
             raise InputError(f"--sparsity must be in (0, 1) for a comparison, got {sparsity}")
-        defaults = DenoiseConfig()
+        base = DenoiseConfig()
         try:
-            fit_steps = steps if steps is not None else defaults.fit.steps
             config = DenoiseConfig(
                 sparsity=sparsity,
                 seed=seed,
                 device=device,
-                scale_steps=steps is None,
-                oes=replace(
-                    defaults.oes, precision=precision, **({"steps": mask_steps} if mask_steps is not None else {})
-                ),
-                fit=replace(defaults.fit, precision=precision, steps=fit_steps),
+                scale_steps=not given(ctx, "steps"),
+                oes=replace(base.oes, precision=precision, steps=mask_steps),
+                fit=replace(base.fit, precision=precision, steps=steps),
                 baseline=BaselineConfig(
-                    imp=IMPConfig(rewind_step=rewind_step), imp_steps=imp_steps if imp_steps is not None else fit_steps
+                    imp=IMPConfig(rewind_step=rewind_step), imp_steps=imp_steps if imp_steps is not None else steps
                 ),
             )
             resolve_device(device)
@@ -376,14 +393,14 @@ def compare(
         )
 
 
-@app.command("find-mask")
+@app.command("find-mask", epilog=examples("sparse-dip find-mask noisy.png --sparsity 0.95 --out noisy.mask"))
 def find_mask(
-    image: Annotated[Path, typer.Argument(help="The (noisy) image the mask is learned on.")],
-    sparsity: Annotated[float, typer.Option(help="Fraction of weights removed, in (0, 1).")] = 0.95,
-    out: Annotated[Path | None, typer.Option(help="Mask file [default: IMAGE.mask beside IMAGE].")] = None,
+    image: Annotated[Path, typer.Argument(help="The (noisy) image the mask is learned on.", metavar="IMAGE")],
+    sparsity: Annotated[float, typer.Option(help="Fraction of weights removed, in (0, 1).")] = defaults.SPARSITY,
+    out: Annotated[Path | None, typer.Option(help="Mask file.", show_default="IMAGE.mask beside IMAGE")] = None,
     method: Annotated[str, typer.Option(help="oes, random, magnitude, snip, grasp, synflow or imp.")] = "oes",
-    mask_steps: Annotated[int | None, typer.Option(help="OES mask-learning steps [default: 1200].")] = None,
-    imp_steps: Annotated[int | None, typer.Option(help="Fitting steps per IMP level [default: 1000].")] = None,
+    mask_steps: Annotated[int, typer.Option(help="OES mask-learning steps.")] = defaults.MASK_STEPS,
+    imp_steps: Annotated[int, typer.Option(help="Fitting steps per IMP level.")] = defaults.IMP_STEPS,
     seed: Annotated[int, typer.Option(help="Seed of the weights and input noise (stored in the mask file).")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     precision: Annotated[
@@ -402,18 +419,16 @@ def find_mask(
 
         if not 0.0 < sparsity < 1.0:
             raise InputError(f"--sparsity must be in (0, 1) for a mask, got {sparsity}")
-        defaults = DenoiseConfig()
+        base = DenoiseConfig()
         try:
             config = DenoiseConfig(
                 sparsity=sparsity,
                 method=method,
                 seed=seed,
                 device=device,
-                oes=replace(
-                    defaults.oes, precision=precision, **({"steps": mask_steps} if mask_steps is not None else {})
-                ),
-                fit=replace(defaults.fit, precision=precision),
-                baseline=BaselineConfig(**({"imp_steps": imp_steps} if imp_steps is not None else {})),
+                oes=replace(base.oes, precision=precision, steps=mask_steps),
+                fit=replace(base.fit, precision=precision),
+                baseline=BaselineConfig(imp_steps=imp_steps),
             )
             resolve_device(device)
         except ValueError as error:
@@ -439,9 +454,9 @@ def find_mask(
         )
 
 
-@app.command("inspect-mask")
+@app.command("inspect-mask", epilog=examples("sparse-dip inspect-mask noisy.mask --plot density.png"))
 def inspect_mask(
-    mask: Annotated[Path, typer.Argument(help="A mask file.")],
+    mask: Annotated[Path, typer.Argument(help="A mask file.", metavar="MASK")],
     plot: Annotated[Path | None, typer.Option(help="Write a bar chart of the kept fraction per layer.")] = None,
 ) -> None:
     """Print a mask file's header and its per-layer density."""
@@ -474,13 +489,13 @@ def inspect_mask(
             typer.echo(f"wrote {plot}")
 
 
-@app.command("add-noise")
+@app.command("add-noise", epilog=examples("sparse-dip add-noise photo.png --sigma 25 --seed 0 --out noisy.png"))
 def add_noise(
-    clean: Annotated[Path, typer.Argument(help="The clean image.")],
+    clean: Annotated[Path, typer.Argument(help="The clean image.", metavar="CLEAN")],
     sigma: Annotated[float, typer.Option(help="Noise standard deviation on the 0-255 scale.")] = 25.0,
     seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 0,
     out: Annotated[
-        Path | None, typer.Option(help="Noisy image [default: CLEAN_noisy.png, or .tif for a TIFF].")
+        Path | None, typer.Option(help="Noisy image.", show_default="CLEAN_noisy.png beside CLEAN; .tif for a TIFF")
     ] = None,
 ) -> None:
     """Add white Gaussian noise to an image, to make test inputs (written at the input's bit depth)."""

@@ -11,6 +11,26 @@ import typer
 
 from sparse_dip.errors import InputError, Notice
 
+APP_SETTINGS = dict(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # Plain help: rich markup would eat bracketed text and show a placeholder beside every flag.
+    rich_markup_mode=None,
+)
+"""Settings shared by the ``sparse-dip`` app and its ``classify`` group."""
+
+
+def examples(*lines: str) -> str:
+    """A help epilog listing example command lines, kept as written (click's ``\\b`` marker)."""
+    return "\b\nExample" + ("s" if len(lines) > 1 else "") + ":\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def given(ctx: typer.Context, name: str) -> bool:
+    """Whether option ``name`` was set by the user, not left at its default."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
 
 def fail(message: str, code: int = 2) -> None:
     typer.echo(f"sparse-dip: error: {message}", err=True)

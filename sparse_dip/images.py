@@ -2,7 +2,9 @@
 
 Pillow reads and writes every format but TIFF; TIFFs go through tifffile, because Pillow
 reads a 16-bit RGB TIFF as 8-bit RGB without a word. Bit depth travels with the pixels so
-that a 16-bit input is restored, written and scored at 16 bits.
+that a 16-bit input is restored, written and scored at 16 bits. An orientation tag (EXIF in
+camera JPEGs, or a TIFF's own) is applied on read, so pixels are upright as a viewer shows
+them, and outputs are written upright without a tag.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from sparse_dip.errors import InputError, Notice
 from sparse_dip.files import atomic_path
@@ -58,7 +60,7 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
                     f"{path}: Pillow reads 16-bit colour at 8 bits; save it as TIFF to keep 16", Notice, stacklevel=2
                 )
             image.load()
-            return _to_array(image, path)
+            return _to_array(ImageOps.exif_transpose(image), path)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         if isinstance(error, InputError):
             raise
@@ -72,6 +74,7 @@ def _load_tiff(path: Path) -> LoadedImage:
         with tifffile.TiffFile(path) as tiff:
             page = tiff.pages.first
             data, axes = page.asarray(), page.axes
+            orientation = page.tags.valueof(274, 1)  # TIFF Orientation, as EXIF's
     except Exception as error:  # tifffile raises many types for damaged files; all mean "unreadable"
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InputError(f"{path}: not a TIFF tifffile can read ({reason})") from None
@@ -84,6 +87,7 @@ def _load_tiff(path: Path) -> LoadedImage:
     if data.shape[2] in (2, 4):
         warnings.warn(f"{path}: the alpha channel is dropped", Notice, stacklevel=3)
         data = data[..., : data.shape[2] - 1]
+    data = upright(data, int(orientation))
     if data.dtype == np.uint8:
         return LoadedImage(data.astype(np.float32) / 255.0, 8)
     if data.dtype == np.uint16:
@@ -91,6 +95,24 @@ def _load_tiff(path: Path) -> LoadedImage:
     if np.issubdtype(data.dtype, np.floating) and np.isfinite(data).all() and data.min() >= 0 and data.max() <= 1:
         return LoadedImage(data.astype(np.float32), 16)
     raise InputError(f"{path}: unsupported TIFF pixels ({data.dtype}); use 8- or 16-bit integers or floats in [0, 1]")
+
+
+def upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """``H x W x C`` pixels stored with TIFF/EXIF ``orientation`` (1-8), turned as a viewer shows them.
+
+    The same transposes as Pillow's :func:`~PIL.ImageOps.exif_transpose`; 6 is a camera held
+    upright (stored rotated, shown turned 90 degrees clockwise). Unknown values change nothing.
+    """
+    turns = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
+        8: lambda a: np.rot90(a, 1),
+    }
+    return np.ascontiguousarray(turns[orientation](pixels)) if orientation in turns else pixels
 
 
 def _to_array(image: Image.Image, path: Path) -> LoadedImage:

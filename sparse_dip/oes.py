@@ -35,6 +35,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from sparse_dip import defaults
 from sparse_dip.generators.hourglass import crop
 from sparse_dip.pruning.mask import Mask, maskable_names, top_k
 from sparse_dip.runtime import Precision, autocast, check_precision
@@ -44,7 +45,7 @@ from sparse_dip.runtime import Precision, autocast, check_precision
 class OESConfig:
     """Settings of the mask search. ``kl`` multiplies the *summed* KL, as in the paper."""
 
-    steps: int = 1200
+    steps: int = defaults.MASK_STEPS
     lr: float = 0.1
     temperature: float = 0.2
     kl: float = 1e-9

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from sparse_dip import defaults
 from sparse_dip.classification.data import Dataset
 from sparse_dip.classification.models import BasicBlock
 from sparse_dip.classification.train import TrainConfig, TrainResult, evaluate, train
@@ -48,7 +49,7 @@ class ToSTConfig:
     ghost_neurons: bool = True
     ghost_skips: bool = True
     rescale_init: bool = True
-    label_smoothing: float = 0.1
+    label_smoothing: float = defaults.TOST_LABEL_SMOOTHING
     ghost_epochs: float = 5.0
     smoothing_epochs: float = 0.0
     beta: float = 1.0

@@ -16,12 +16,13 @@ from typing import Literal
 import torch
 from torch import nn
 
+from sparse_dip import defaults
 from sparse_dip.pruning.mask import Mask, Scope, top_k
 from sparse_dip.pruning.scores import SCORERS, Forward, Loss, Scorer
 
 Schedule = Literal["exponential", "linear"]
 
-DEFAULT_ROUNDS = {"synflow": 100}
+DEFAULT_ROUNDS = {"synflow": defaults.SYNFLOW_ROUNDS}
 
 
 def density_schedule(start: float, end: float, rounds: int, schedule: Schedule = "exponential") -> list[float]:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from sparse_dip import metrics
+from sparse_dip import defaults, metrics
 from sparse_dip.errors import InputError
 from sparse_dip.generators.hourglass import Hourglass, HourglassConfig, crop, input_noise, levels_for, padded_size
 from sparse_dip.images import to_array, to_tensor
@@ -48,7 +48,7 @@ class DenoiseConfig:
     before the fit (ToST's sparsity-aware initialisation, :mod:`sparse_dip.pruning.rescale`).
     """
 
-    sparsity: float = 0.95
+    sparsity: float = defaults.SPARSITY
     method: str = "oes"
     seed: int = 0
     generator: HourglassConfig = field(default_factory=HourglassConfig)

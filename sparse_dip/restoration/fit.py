@@ -23,6 +23,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from sparse_dip import defaults
 from sparse_dip.generators.hourglass import crop
 from sparse_dip.metrics import psnr_torch
 from sparse_dip.runtime import Precision, autocast, check_precision
@@ -32,7 +33,7 @@ from sparse_dip.runtime import Precision, autocast, check_precision
 class FitConfig:
     """Settings of the fitting loop (Adam on MSE to the observation)."""
 
-    steps: int = 1300
+    steps: int = defaults.FIT_STEPS
     lr: float = 0.01
     lr_schedule: Literal["constant", "cosine"] = "constant"
     ema: float | None = 0.99

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
+from sparse_dip import defaults
 from sparse_dip.generators.hourglass import Hourglass, crop
 from sparse_dip.oes import OESConfig, learn_mask
 from sparse_dip.pruning.imp import IMPConfig, iterative_magnitude_pruning
@@ -37,9 +38,9 @@ class BaselineConfig:
     """
 
     scope: Scope = "global"
-    synflow_rounds: int = 100
+    synflow_rounds: int = defaults.SYNFLOW_ROUNDS
     imp: IMPConfig = field(default_factory=IMPConfig)
-    imp_steps: int = 1000
+    imp_steps: int = defaults.IMP_STEPS
 
     def __post_init__(self) -> None:
         if self.synflow_rounds < 1 or self.imp_steps < 1:

@@ -1,0 +1,24 @@
+"""The defaults a user sees on the command line, in one torch-free place.
+
+The configuration dataclasses take their defaults from here and ``--help`` shows them from
+here, so the two cannot disagree and ``sparse-dip --help`` needs no torch import. Why each
+value was chosen, and what it measured, is in ``BENCHMARKS.md``.
+"""
+
+SPARSITY = 0.95
+"""Fraction of the generator's maskable weights removed (``DenoiseConfig.sparsity``)."""
+
+MASK_STEPS = 1200
+"""Adam steps of the OES mask search (``OESConfig.steps``)."""
+
+FIT_STEPS = 1300
+"""Fitting steps for a 512x512 RGB image; fewer for smaller images (``FitConfig.steps``)."""
+
+IMP_STEPS = 1000
+"""Fitting steps per IMP level on the DIP generator (``BaselineConfig.imp_steps``)."""
+
+SYNFLOW_ROUNDS = 100
+"""SynFlow's pruning rounds on an exponential density schedule."""
+
+TOST_LABEL_SMOOTHING = 0.1
+"""Label smoothing in ToST's recipe (``ToSTConfig.label_smoothing``)."""
