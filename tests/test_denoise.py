@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+import sparse_dip.restoration.denoise as pipeline
+from sparse_dip import metrics
 from sparse_dip.errors import InputError
 from sparse_dip.oes import OESConfig
 from sparse_dip.restoration.denoise import DenoiseConfig, denoise
@@ -50,14 +52,49 @@ def test_report_has_what_a_user_needs(tiny_config, noisy_rgb, clean_rgb):
     assert report["density"] == pytest.approx(0.1, abs=1e-4)
     assert report["mask_image_size"] == [32, 32]
     assert result.image.shape == noisy_rgb.shape
-    assert report["psnr"] > report["noisy_psnr"] - 10
-    assert len(report["history"]["psnr"]) == 3
+    # The scores are those of the returned image and of the input (the same computation: exact).
+    assert report["psnr"] == metrics.psnr(result.image, clean_rgb)
+    assert report["noisy_psnr"] == metrics.psnr(noisy_rgb, clean_rgb)
+    history = report["history"]
+    assert history["step"] == [10, 20, 30]
+    # 30 steps do not yet beat the noisy input (that takes ~150: the test below), but the fit makes
+    # progress at every log: measured loss 0.063, 0.054, 0.045 and PSNR 12.3, 13.1, 14.0 dB. Steps of
+    # 15 % and 0.8 dB; a CPU's float32 rounding changes these by ~0.1 %, not by a whole step.
+    assert history["loss"] == sorted(history["loss"], reverse=True)
+    assert history["psnr"] == sorted(history["psnr"])
+    assert len(set(history["loss"])) == len(set(history["psnr"])) == 3
 
 
-def test_dense_dip_learns_no_mask(tiny_config, noisy_rgb):
+def _count_mask_searches(monkeypatch) -> list[str]:
+    """Record every mask search the pipeline starts (the method asked for), and let it run."""
+    searches = []
+    real = pipeline.find_mask
+
+    def counted(method, *args, **kwargs):
+        searches.append(method)
+        return real(method, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "find_mask", counted)
+    return searches
+
+
+def test_dense_dip_learns_no_mask(tiny_config, noisy_rgb, monkeypatch):
+    searches = _count_mask_searches(monkeypatch)
     result = denoise(noisy_rgb, _config(tiny_config, sparsity=0.0))
-    assert result.mask is None and result.report["mask_seconds"] < 0.5
-    assert result.report["density"] == 1.0
+    assert searches == []
+    assert result.mask is None and result.mask_file is None
+    assert result.report["density"] == 1.0 and result.report["density_per_layer"] == {}
+    denoise(noisy_rgb, _config(tiny_config, fit=FitConfig(steps=1, precision="fp32")))
+    assert searches == ["oes"]  # the counter sees a search when there is one
+
+
+def test_a_150_step_fit_beats_the_noisy_input(tiny_config, noisy_rgb, clean_rgb):
+    fit = FitConfig(steps=150, lr=0.01, ema=0.9, log_every=50, precision="fp32")
+    report = denoise(noisy_rgb, _config(tiny_config, sparsity=0.0, fit=fit), clean=clean_rgb).report
+    # Dense DIP, 150 steps on the 48 px astronaut (sigma 25, 20.6 dB): seeds 0-15 end 2.2 to 3.8 dB above
+    # the noisy input, seed 7 (this test) 3.2 dB. Moving every input pixel by +-1e-7 (its last float32
+    # bits, a perturbation like another CPU's rounding) moved that by 0.15 dB at most; 1 dB is a safe floor.
+    assert report["psnr"] > report["noisy_psnr"] + 1.0
 
 
 def test_grayscale_images_get_a_one_channel_generator(tiny_config, noisy_rgb):
@@ -82,7 +119,7 @@ def test_fit_budget_scales_with_the_number_of_pixel_values():
     assert scaled_fit_steps(1500, 512, 512, 3) == 1500
     assert scaled_fit_steps(1500, 1024, 768, 3) == 1500
     assert scaled_fit_steps(1500, 256, 256, 3) == 750
-    assert 500 <= scaled_fit_steps(1500, 256, 256, 1) < 750
+    assert scaled_fit_steps(1500, 256, 256, 1) == 500  # 1500 * sqrt(1 / 12) = 433, raised to the floor
     assert scaled_fit_steps(40, 48, 48, 3) == 40
     assert DenoiseConfig(scale_steps=False).fit_steps_for((256, 256, 3)) == DenoiseConfig().fit.steps
 
@@ -108,7 +145,7 @@ def test_both_mask_views_run_end_to_end(tiny_config, noisy_rgb, view):
 
 
 @pytest.mark.parametrize("method", ["oes", "random", "magnitude", "snip", "grasp", "synflow", "imp"])
-def test_every_mask_method_denoises_at_the_exact_density(tiny_config, noisy_rgb, clean_rgb, method):
+def test_every_mask_method_fits_at_the_exact_density(tiny_config, noisy_rgb, clean_rgb, method):
     from sparse_dip.restoration.masks import BaselineConfig
 
     baseline = BaselineConfig(synflow_rounds=5, imp_steps=10)
@@ -116,6 +153,10 @@ def test_every_mask_method_denoises_at_the_exact_density(tiny_config, noisy_rgb,
     assert result.mask.kept == round(0.1 * result.mask.total)
     assert result.report["settings"]["method"] == method
     assert result.image.shape == noisy_rgb.shape and np.isfinite(result.image).all()
+    # The masked generator fits: over 30 steps the loss fell by 18 % (snip) to 47 % (imp), measured.
+    # A 5 % fall is far outside what a CPU's float32 rounding changes (~0.1 %).
+    loss = result.report["history"]["loss"]
+    assert loss[-1] < 0.95 * loss[0]
 
 
 def test_imp_rewound_to_a_later_step_starts_the_fit_from_there(tiny_config, noisy_rgb):
