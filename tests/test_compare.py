@@ -1,5 +1,6 @@
 import sys
 
+import numpy as np
 import pytest
 
 from sparse_dip import metrics
@@ -15,11 +16,16 @@ from sparse_dip.restoration.fit import FitConfig
 def test_classic_denoisers_remove_noise(noisy_rgb, clean_rgb, name):
     out = classic_denoise(name, noisy_rgb)
     assert out.shape == noisy_rgb.shape and out.min() >= 0 and out.max() <= 1
+    # Measured gains: TV 1.41 dB, NL-means 4.27 dB. scikit-image's numpy arithmetic rounds alike on any
+    # x86 CPU up to ~1e-7 relative, a change of ~1e-6 dB: the 0.4 dB left for TV is ample.
     assert metrics.psnr(out, clean_rgb) > metrics.psnr(noisy_rgb, clean_rgb) + 1
 
 
-def test_noise_level_estimate_is_close_to_the_truth(noisy_rgb):
-    assert noise_sigma(noisy_rgb) * 255 == pytest.approx(25, rel=0.3)
+def test_noise_level_estimate_is_close_to_the_truth(noisy_rgb, clean_rgb):
+    # The truth is the noise actually in the image: sigma 25 clipped to [0, 1] leaves 23.75. The wavelet
+    # estimate (float64) gives 23.24, 2 % off; a normalisation slip by sqrt(2) would be 41 % off.
+    truth = float(np.std(noisy_rgb - clean_rgb)) * 255
+    assert noise_sigma(noisy_rgb) * 255 == pytest.approx(truth, rel=0.1)
 
 
 def test_missing_bm3d_is_a_clear_error(noisy_rgb, monkeypatch):

@@ -65,6 +65,7 @@ def test_pruned_weights_stay_zero_after_50_steps_with_weight_decay(tiny_config, 
     model = Hourglass(tiny_config)
     mask = top_k(_scores(model), 0.2)
     apply_mask(model, mask)
+    initial = {n: p.detach().clone() for n, p in model.named_parameters()}
     params = list(model.parameters())
     opt = {
         "adam_l2": lambda: torch.optim.Adam(params, lr=1e-2, weight_decay=1e-2),
@@ -85,8 +86,10 @@ def test_pruned_weights_stay_zero_after_50_steps_with_weight_decay(tiny_config, 
         stored = weights[f"{module_name}.parametrizations.{attr}.original"]
         assert torch.all(effective[~keep] == 0)
         assert torch.all(stored[~keep] == 0)
-        moved += int((stored[keep] != 0).sum())
-    assert moved > 0
+        start = initial[f"{module_name}.parametrizations.{attr}.original"]
+        moved += int((stored[keep] != start[keep]).sum())
+    # Every kept weight moved (measured, each optimizer): the zeros above are not those of an idle model.
+    assert moved > 0.9 * mask.kept
 
 
 def test_rewinding_by_assignment_keeps_pruned_entries_zero(tiny_config):

@@ -10,7 +10,7 @@ from sparse_dip.pruning.mask import maskable_names
 def test_bernoulli_kl_is_zero_at_the_prior_and_positive_elsewhere():
     p = torch.tensor([0.05, 0.5, 0.9])
     kl = bernoulli_kl(p, 0.05)
-    assert kl[0] == pytest.approx(0.0, abs=1e-6)
+    assert kl[0] == pytest.approx(0.0, abs=1e-6)  # float32 rounding of its logs: ~1e-8 at most
     assert torch.all(kl[1:] > 0)
 
 
@@ -21,6 +21,11 @@ def test_the_relaxed_mask_is_soft_and_follows_the_logits():
     soft = concrete_masked(logits, noise, torch.ones(10000), 0.2)
     assert torch.all((soft >= 0) & (soft <= 1))
     assert soft[:5000].mean() < 0.1 < 0.9 < soft[5000:].mean()
+    # Soft, not a hard 0/1 sample: for logistic noise, P(|logit + noise| < 0.2 * 2.94) is 5.5 % at
+    # logits +-3, so about 550 of 10000 values lie in (0.05, 0.95) (519 with this seeded noise; the
+    # binomial spread is +-23); a hard mask has none there.
+    between = int(((soft > 0.05) & (soft < 0.95)).sum())
+    assert 300 < between < 800
 
 
 def _problem(tiny_config, noisy_rgb):
@@ -36,6 +41,8 @@ def test_oes_lowers_its_loss_and_leaves_the_weights_alone(tiny_config, noisy_rgb
     config = OESConfig(steps=150, lr=0.1, precision="fp32")
     result = learn_mask(model, z, target, density=0.1, config=config, log_every=1)
     losses = [loss for _, loss in result.loss_history]
+    # Measured: the last 10 steps average 0.71 of the first 10 (seeds 0-3: 0.71-0.78; without learning,
+    # lr 1e-9: 1.00). Moving the target by +-1e-7, as another CPU's float32 rounding might, moves it by 0.005.
     assert sum(losses[-10:]) / 10 < 0.8 * sum(losses[:10]) / 10
     for n, p in model.named_parameters():
         assert torch.equal(p, before[n]) and p.requires_grad
@@ -65,7 +72,9 @@ def test_oes_mask_beats_a_random_mask_on_the_image_it_was_learned_on(tiny_config
 
     g = torch.Generator().manual_seed(5)
     random = {n: torch.rand(k.shape, generator=g) < 0.2 for n, k in mask.items()}
-    assert masked_error(mask) < masked_error(random)
+    # Measured 0.060 against 0.088 (three random masks: 0.088-0.088; other seeds: ratios 0.65-0.80): a
+    # 30 % gap, far beyond a CPU's float32 rounding, which shifts a 150-step search less than a new seed.
+    assert masked_error(mask) < 0.9 * masked_error(random)
 
 
 def test_concrete_masked_matches_autograd_of_its_formula():
@@ -79,10 +88,12 @@ def test_concrete_masked_matches_autograd_of_its_formula():
     (fused_grad,) = torch.autograd.grad(fused, logits, upstream)
     plain = weights * torch.sigmoid((logits + noise) / 0.2)
     (plain_grad,) = torch.autograd.grad(plain, logits, upstream)
+    # float64: two orders of the same operations differ by ~1e-15 relative, far below allclose's 1e-5.
     assert torch.allclose(fused, plain) and torch.allclose(fused_grad, plain_grad)
 
 
 def test_closed_form_kl_gradient_matches_autograd():
     logits = torch.linspace(-6, 6, 101, dtype=torch.float64, requires_grad=True)
     (expected,) = torch.autograd.grad(bernoulli_kl(torch.sigmoid(logits), 0.05, eps=0).sum(), logits)
+    # float64: rounding ~1e-15 relative (logits to +-6 keep sigmoid away from 0 and 1), below allclose's 1e-5.
     assert torch.allclose(bernoulli_kl_grad(logits.detach(), 0.05), expected)

@@ -32,6 +32,7 @@ def test_synflow_scores_are_conserved_layer_by_layer():
     grads = torch.autograd.grad(flow, weights)
     for name, w, g in zip(names, weights, grads):
         expected = (w * g).abs() / flow
+        # Scores are computed in float64 and rounded once to float32 (6e-8 relative): 1e-5 holds anywhere.
         assert torch.allclose(scores[name].double(), expected.detach(), rtol=1e-5, atol=0)
         assert float(scores[name].double().sum()) == pytest.approx(1.0, rel=1e-5)
 
@@ -48,6 +49,7 @@ def test_synflow_flow_ignores_biases_and_batchnorm_shifts():
     names = maskable_names(net)
     scores = make_scorer("synflow", net, names, example_input=torch.zeros(1, 6)).scores()
     sums = [float(scores[n].double().sum()) for n in names]
+    # float64 scores rounded once to float32 and summed in float64: ~1e-7 off, well inside 1e-5.
     assert sums == pytest.approx([1.0] * len(names), rel=1e-5)
     assert all(net[i].bias.abs().min() >= 0.5 for i in (0, 3, 5)), "the model itself is untouched"
 
@@ -84,20 +86,23 @@ def test_grasp_hessian_gradient_product_matches_finite_differences():
     plus = grad_at({n: w + eps * gi for (n, w), gi in zip(w0.items(), g)})
     minus = grad_at({n: w - eps * gi for (n, w), gi in zip(w0.items(), g)})
     for h, p, m in zip(hg, plus, minus):
+        # float64 central difference: truncation ~eps**2 = 1e-10 and rounding ~1e-16 / eps = 1e-11, both
+        # well inside the tolerance on any CPU; a wrong product (H w, or g g) is off by order 1.
         assert torch.allclose(h, (p - m) / (2 * eps), atol=1e-7, rtol=1e-5)
 
 
 def test_snip_is_the_gradient_times_the_weight():
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 2))
-    x, y = torch.randn(9, 4), torch.randn(9, 2)
+    net = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 2)).double()
+    x, y = torch.randn(9, 4, dtype=torch.float64), torch.randn(9, 2, dtype=torch.float64)
     names = maskable_names(net)
     loss = functional_loss(net, [x], lambda out: ((out - y) ** 2).mean())
     scores = make_scorer("snip", net, names, loss=loss).scores()
     ((net(x) - y) ** 2).mean().backward()
     params = dict(net.named_parameters())
     for n in names:
-        assert torch.allclose(scores[n], (params[n].grad * params[n]).abs())
+        # float64: the functional and the module backward differ by rounding only (~1e-16 relative).
+        torch.testing.assert_close(scores[n], (params[n].grad * params[n]).abs(), rtol=1e-10, atol=1e-14)
 
 
 def _generator_problem(tiny_config):

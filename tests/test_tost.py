@@ -24,7 +24,7 @@ def test_ghost_activation_is_swish_at_the_start_and_relu_after_the_fade():
     ghosts = Ghosts(model, ToSTConfig(ghost_skips=False, ghost_epochs=3))
     activation = model[1]
     assert isinstance(activation, GhostReLU)
-    ghosts.update(0.0)
+    ghosts.update(0.0)  # allclose: the same formulas in another order, a float32 rounding apart (~1e-7)
     assert torch.allclose(activation(x), x * torch.sigmoid(x))
     ghosts.update(1.5)
     assert torch.allclose(activation(x), 0.5 * x * torch.sigmoid(x) + 0.5 * F.relu(x))
@@ -76,7 +76,9 @@ def test_rescaled_sparse_layer_has_the_dense_output_variance(density):
         apply_mask(sparse, mask)
         sparse_variance = float(sparse(x).var())
         unscaled = apply_mask(copy.deepcopy(layer), mask)
-        assert float(unscaled(x).var()) < 0.6 * dense_variance  # the problem being fixed
+        assert float(unscaled(x).var()) < 0.6 * dense_variance  # the problem being fixed (measured: density x)
+    # Measured within 2 % at every density (the spread of a random mask over 576 inputs); float32 rounding
+    # of a variance over 262144 outputs is ~1e-6 relative on any CPU, far inside 10 %.
     assert sparse_variance == pytest.approx(dense_variance, rel=0.10)
 
 
