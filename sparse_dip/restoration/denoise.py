@@ -405,7 +405,9 @@ def denoise(
         "mask_seconds": mask_seconds,
         "fit_seconds": fit_seconds,
         "fit_steps": fit_config.steps,
-        "seconds_per_fit_step": fit_seconds / fit_config.steps,
+        "fit_steps_run": result.history.step[-1],
+        "seconds_per_fit_step": fit_seconds / result.history.step[-1],
+        "stopping": result.stopping,
     }
     if clean is not None:
         history = result.history

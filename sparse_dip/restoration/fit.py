@@ -26,12 +26,18 @@ from torch import nn
 from sparse_dip import defaults
 from sparse_dip.generators.hourglass import crop
 from sparse_dip.metrics import psnr_torch
+from sparse_dip.restoration.stopping import StopConfig, WindowedVariance
 from sparse_dip.runtime import Precision, autocast, check_precision
 
 
 @dataclass(frozen=True)
 class FitConfig:
-    """Settings of the fitting loop (Adam on MSE to the observation)."""
+    """Settings of the fitting loop (Adam on MSE to the observation).
+
+    With ``stop``, ``steps`` is a maximum: the loop stops at the first confirmed minimum of the
+    windowed variance of its outputs (:mod:`sparse_dip.restoration.stopping`) and returns the
+    output of that step.
+    """
 
     steps: int = defaults.FIT_STEPS
     lr: float = 0.01
@@ -41,6 +47,7 @@ class FitConfig:
     weight_decay: float = 0.0
     precision: Precision = "fp32"
     log_every: int = 50
+    stop: StopConfig | None = None
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -80,13 +87,16 @@ class FitHistory:
 
 @dataclass
 class FitResult:
-    """``image`` is what the loop returns (the EMA when enabled, else ``last``), ``[1, C, H, W]``;
-    ``recorded`` the model's state dict after step ``record_step`` when one was asked for."""
+    """``image`` is what the loop returns (the EMA when enabled, else the output; with a stopping
+    rule, at the step it chose), ``[1, C, H, W]``; ``last`` the output of the last step run;
+    ``recorded`` the model's state dict after step ``record_step`` when one was asked for;
+    ``stopping`` what the stopping rule saw and chose (``None`` without one)."""
 
     image: torch.Tensor
     last: torch.Tensor
     history: FitHistory
     recorded: dict[str, torch.Tensor] | None = None
+    stopping: dict | None = None
 
 
 Callback = Callable[[int, dict[str, float]], None]
@@ -144,6 +154,9 @@ def fit(
     logged: list[tuple[int, torch.Tensor, torch.Tensor | None, torch.Tensor | None]] = []
     history = FitHistory()
     recorded = None
+    watcher = None if config.stop is None else WindowedVariance(config.stop, observation.numel(), device)
+    chosen: torch.Tensor | None = None  # the returned image at the step the stopping rule chose
+    stopped = False
     first = 1
     if resume is not None:
         model.load_state_dict(resume["model"])
@@ -153,6 +166,9 @@ def fit(
         running = resume["running"]
         generator.set_state(resume["generator"])
         logged = [tuple(entry) for entry in resume["logged"]]
+        if watcher is not None:
+            watcher.load_state_dict(resume["watcher"])
+            chosen = resume["chosen"]
         first = resume["step"] + 1
     model.train()
 
@@ -176,7 +192,13 @@ def fit(
         if config.ema is not None:
             running = torch.zeros_like(output) if running is None else running
             running.lerp_(output, 1.0 - config.ema)
-        if step % config.log_every == 0 or step == config.steps:
+        if watcher is not None:
+            watcher.add(output)
+            decision = watcher.check(step)
+            if decision == "best":  # a copy only at a new minimum, read every `every` steps
+                chosen = output.clone() if running is None else running / (1.0 - config.ema**step)
+            stopped = decision == "stop"
+        if step % config.log_every == 0 or step == config.steps or stopped:
             if running is not None:
                 average = running / (1.0 - config.ema**step)
             quality = None if clean is None else psnr_torch(output, clean)
@@ -191,6 +213,8 @@ def fit(
                 if quality_ema is not None:
                     values["psnr_ema"] = float(quality_ema)
                 callback(step, values)
+        if stopped:
+            break
         if checkpoint_every and on_checkpoint is not None and step % checkpoint_every == 0 and step < config.steps:
             on_checkpoint(
                 {
@@ -200,6 +224,8 @@ def fit(
                     "schedule": None if schedule is None else copy.deepcopy(schedule.state_dict()),
                     "running": None if running is None else running.clone(),
                     "generator": generator.get_state(),
+                    "watcher": None if watcher is None else watcher.state_dict(),
+                    "chosen": None if chosen is None else chosen.clone(),
                     "logged": [
                         [s, float(v), None if q is None else float(q), None if e is None else float(e)]
                         for s, v, q, e in logged
@@ -215,4 +241,16 @@ def fit(
         if quality_ema is not None:
             history.psnr_ema.append(float(quality_ema))
     last = output
-    return FitResult(image=average if average is not None else last, last=last, history=history, recorded=recorded)
+    image = average if average is not None else last
+    stopping = None
+    if watcher is not None:
+        image = chosen if chosen is not None else image
+        stopping = {
+            "chosen_step": watcher.best_step if chosen is not None else step,
+            "last_step": step,
+            "stopped": stopped,
+            "reason": watcher.reason(stopped, step),
+            "variance": {"step": watcher.steps, "value": watcher.variances},
+            "settings": watcher.config.to_dict(),
+        }
+    return FitResult(image=image, last=last, history=history, recorded=recorded, stopping=stopping)

@@ -102,7 +102,7 @@ def _imp_mask(model, names, z, target, density, baseline, fit_config, on_step) -
     steps = baseline.imp_steps
 
     def train(net, start_step: int, record_step: int | None):
-        config = replace(fit_config, steps=steps - start_step, lr_schedule="constant")
+        config = replace(fit_config, steps=steps - start_step, lr_schedule="constant", stop=None)
         result = fit(net, z, target, config, record_step=record_step)
         return result.history, result.recorded
 
