@@ -239,7 +239,8 @@ def compare(
     methods: Annotated[
         str,
         typer.Option(
-            help="Comma-separated: dense, oes, random, magnitude, snip, grasp, synflow, imp, bm3d, tv, nlmeans."
+            help="Comma-separated: dense, oes, random, magnitude, snip, grasp, synflow, imp; "
+            "references: bm3d, tv, nlmeans, zsn2n."
         ),
     ] = "dense,oes,random,magnitude,snip,grasp,synflow,imp",
     sparsity: Annotated[
@@ -271,6 +272,7 @@ def compare(
         from sparse_dip.images import load_image, output_suffix, save_image
         from sparse_dip.plots import image_grid, psnr_curves, save_figure
         from sparse_dip.pruning.imp import IMPConfig, imp_densities
+        from sparse_dip.restoration.classic import CLASSIC
         from sparse_dip.restoration.compare import check_methods, results_table
         from sparse_dip.restoration.compare import compare as run_compare
         from sparse_dip.restoration.denoise import DenoiseConfig
@@ -311,7 +313,7 @@ def compare(
             tasks: dict[str, tuple] = {}  # name: (task id, total)
 
             def on_method(name: str):
-                if name in ("bm3d", "tv", "nlmeans"):
+                if name in CLASSIC:
                     tasks[name] = (progress.add_task(name, total=1, info="running"), 1)
                     return None, None
                 if name == "oes":

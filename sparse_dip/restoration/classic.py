@@ -1,10 +1,11 @@
-"""Classic denoisers, as reference rows beside the image priors: BM3D, TV and non-local means.
+"""Reference denoisers beside the image priors: BM3D, TV, non-local means, Zero-Shot Noise2Noise.
 
 They answer "what would a user otherwise pick": BM3D (Dabov et al., 2007; the ``bm3d``
-package, an optional dependency: ``pip install sparse-dip[bench]``), and scikit-image's total
-variation (Chambolle) and non-local means denoisers. Images are ``H x W x C`` float arrays in
-``[0, 1]``; ``sigma`` is the noise standard deviation on that scale, estimated from the image
-(:func:`noise_sigma`) when not given. No clean image is ever used to tune them.
+package, an optional dependency: ``pip install sparse-dip[bench]``), scikit-image's total
+variation (Chambolle) and non-local means denoisers, and the cheap single-image network
+Zero-Shot Noise2Noise (:mod:`sparse_dip.restoration.zs_n2n`, which needs no sigma). Images
+are ``H x W x C`` float arrays in ``[0, 1]``; ``sigma`` is the noise standard deviation on that
+scale, estimated from the image (:func:`noise_sigma`) when not given. No clean image is ever used to tune them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from sparse_dip.errors import InputError
 
-CLASSIC = ("bm3d", "tv", "nlmeans")
+CLASSIC = ("bm3d", "tv", "nlmeans", "zsn2n")
 
 
 def noise_sigma(noisy: np.ndarray) -> float:
@@ -59,10 +60,18 @@ def nlmeans_denoise(noisy: np.ndarray, sigma: float) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
+def zs_n2n(noisy: np.ndarray, sigma: float | None = None) -> np.ndarray:
+    """Zero-Shot Noise2Noise with the paper's settings (2000 Adam steps, seed 0, CPU); no sigma."""
+    from sparse_dip.restoration.zs_n2n import zs_n2n_denoise
+
+    return zs_n2n_denoise(noisy)
+
+
 DENOISERS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
     "bm3d": bm3d_denoise,
     "tv": tv_denoise,
     "nlmeans": nlmeans_denoise,
+    "zsn2n": zs_n2n,
 }
 
 
