@@ -57,7 +57,7 @@ def nlmeans_denoise(noisy: np.ndarray, sigma: float) -> np.ndarray:
     out = denoise_nl_means(
         noisy, h=0.8 * sigma, sigma=sigma, patch_size=5, patch_distance=6, fast_mode=True, channel_axis=-1
     )
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    return np.clip(out, 0.0, 1.0).astype(np.float32).reshape(noisy.shape)  # a 1-channel input comes back 2-D
 
 
 def zs_n2n(noisy: np.ndarray, sigma: float | None = None) -> np.ndarray:
