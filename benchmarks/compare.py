@@ -77,10 +77,10 @@ def main() -> int:
     clean = image[top : top + args.side, left : left + args.side]
     noisy = noisy_copy(clean, SIGMA, seed=0)
     noisy_psnr = metrics.psnr(noisy, clean)
-    base = DenoiseConfig(sparsity=args.sparsity, seed=args.seed, scale_steps=False)
+    base = DenoiseConfig(sparsity=args.sparsity, seed=args.seed)
     config = replace(
         base,
-        fit=replace(base.fit, steps=args.steps, log_every=50),
+        fit=replace(base.fit, steps=args.steps, log_every=50, stop=None),
         baseline=BaselineConfig(imp=IMPConfig(), imp_steps=args.imp_steps),
     )
 

@@ -47,7 +47,7 @@ METHODS = ("default", "dense", "bm3d", "tv", "nlmeans", "zsn2n")
 
 def dense_config(steps: int) -> DenoiseConfig:
     base = DenoiseConfig(sparsity=0.0, device="cpu")
-    return replace(base, scale_steps=False, fit=replace(base.fit, steps=steps, stop=None))
+    return replace(base, fit=replace(base.fit, steps=steps, stop=None))
 
 
 def run(method: str, noisy: np.ndarray, clean: np.ndarray, sigma: float, dense_steps: int) -> tuple[dict, np.ndarray]:

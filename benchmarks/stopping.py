@@ -37,7 +37,7 @@ def record(clean, sigma: float, steps: int, seed: int) -> dict:
     noisy = noisy_copy(clean, sigma, seed=0)
     base = DenoiseConfig(seed=seed, device="cpu")
     watch_only = StopConfig(patience=10 * steps, warmup=0)  # records the variance, never stops
-    config = replace(base, scale_steps=False, fit=replace(base.fit, steps=steps, log_every=10, stop=watch_only))
+    config = replace(base, fit=replace(base.fit, steps=steps, log_every=10, stop=watch_only))
     started = time.perf_counter()
     result = denoise(noisy, config, clean=clean)
     history = result.report["history"]

@@ -71,8 +71,8 @@ def main() -> int:
 
     results, rows = {}, []
     for name in args.variants.split(","):
-        base = DenoiseConfig(mask_side=args.mask_side, scale_steps=False, seed=args.seed)
-        config = VARIANTS[name](replace(base, fit=replace(base.fit, steps=args.steps)))
+        base = DenoiseConfig(mask_side=args.mask_side, seed=args.seed)
+        config = VARIANTS[name](replace(base, fit=replace(base.fit, steps=args.steps, stop=None)))
         report = denoise(noisy, config, clean=clean).report
         history = report["history"]
         raw_best = max(range(len(history["psnr"])), key=history["psnr"].__getitem__)

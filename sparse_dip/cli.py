@@ -27,7 +27,8 @@ app = typer.Typer(
 )
 app.add_typer(classify_app, name="classify")
 
-FIT_STEPS_HELP = "Fitting steps for a 512x512 RGB image; smaller images get fewer unless --steps is given."
+FIT_STEPS_HELP = "Most fitting steps; the stopping rule usually ends the fit sooner (all of them with --no-stop)."
+STOP_HELP = "Stop at the first confirmed minimum of the windowed variance of the outputs (ES-WMV)."
 
 
 def _print_version(value: bool) -> None:
@@ -60,6 +61,7 @@ def denoise(
     ] = None,
     clean: Annotated[Path | None, typer.Option(help="Clean reference: track PSNR and report PSNR/SSIM.")] = None,
     steps: Annotated[int, typer.Option(help=FIT_STEPS_HELP)] = defaults.FIT_STEPS,
+    stop: Annotated[bool, typer.Option("--stop/--no-stop", help=STOP_HELP)] = True,
     mask_steps: Annotated[int, typer.Option(help="OES mask-learning steps.")] = defaults.MASK_STEPS,
     seed: Annotated[int, typer.Option(help="Seed of the weights, input noise and relaxation noise.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -110,9 +112,8 @@ def denoise(
                 sparsity=base.sparsity if given_mask else sparsity,
                 seed=seed,
                 device=device,
-                scale_steps=not given(ctx, "steps"),
                 oes=replace(base.oes, precision=precision, steps=mask_steps),
-                fit=replace(base.fit, precision=precision, steps=steps),
+                fit=replace(base.fit, precision=precision, steps=steps, stop=base.fit.stop if stop else None),
             )
         except ValueError as error:
             raise InputError(str(error)) from None
@@ -141,7 +142,7 @@ def denoise(
         with progress_bars() as progress:
             if learns:  # a dense run, a given mask or a resumed fit has no mask phase
                 mask_task = progress.add_task(f"{config.method} mask", total=config.oes.steps, info="")
-            fit_task = progress.add_task("fit", total=config.fit_steps_for(source.pixels.shape), info="", start=False)
+            fit_task = progress.add_task("fit", total=config.fit.steps, info="", start=False)
 
             def on_mask(step: int, loss: float) -> None:
                 progress.update(mask_task, completed=step, info=f"loss {loss:.4f}")
@@ -168,8 +169,10 @@ def denoise(
                     on_checkpoint=lambda s: _save_checkpoint(checkpoint_path, s),
                     resume=state,
                 )
-            except (KeyboardInterrupt, DivergedError) as stop:
-                _stopped(stop, checkpoint_path if checkpoint_every else None)
+            except (KeyboardInterrupt, DivergedError) as error:
+                _stopped(error, checkpoint_path if checkpoint_every else None)
+            run = result.report["fit_steps_run"]
+            progress.update(fit_task, total=run, completed=run)  # a stopped fit ends its bar full
         save_image(out, result.image, bits=source.bits)
         summary = {**result.report, "bits": source.bits}
         if reference is not None:  # scored as written: at the file's bit depth
@@ -192,6 +195,8 @@ def denoise(
         if reference is not None:
             line += f": PSNR {summary['psnr']:.2f} dB (noisy {summary['noisy_psnr']:.2f}), SSIM {summary['ssim']:.3f}"
         typer.echo(line)
+        if result.report["stopping"] is not None:
+            typer.echo(f"fit: {result.report['stopping']['reason']}")
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
@@ -233,7 +238,6 @@ def _stopped(stop: BaseException, checkpoint: Path | None) -> None:
     epilog=examples("sparse-dip compare noisy.png --clean clean.png --methods dense,oes,random,bm3d,tv --out cmp/")
 )
 def compare(
-    ctx: typer.Context,
     noisy: Annotated[Path, typer.Argument(help="The noisy image.", metavar="NOISY")],
     clean: Annotated[Path | None, typer.Option(help="Clean reference: PSNR/SSIM per method and PSNR curves.")] = None,
     methods: Annotated[
@@ -247,6 +251,7 @@ def compare(
         float, typer.Option(help="Fraction of weights removed by every mask method, in (0, 1).")
     ] = defaults.SPARSITY,
     steps: Annotated[int, typer.Option(help=FIT_STEPS_HELP)] = defaults.FIT_STEPS,
+    stop: Annotated[bool, typer.Option("--stop/--no-stop", help=STOP_HELP)] = True,
     mask_steps: Annotated[int, typer.Option(help="OES mask-learning steps.")] = defaults.MASK_STEPS,
     imp_steps: Annotated[
         int | None, typer.Option(help="Fitting steps per IMP level.", show_default="the fitting steps")
@@ -288,9 +293,8 @@ def compare(
                 sparsity=sparsity,
                 seed=seed,
                 device=device,
-                scale_steps=not given(ctx, "steps"),
                 oes=replace(base.oes, precision=precision, steps=mask_steps),
-                fit=replace(base.fit, precision=precision, steps=steps),
+                fit=replace(base.fit, precision=precision, steps=steps, stop=base.fit.stop if stop else None),
                 baseline=BaselineConfig(
                     imp=IMPConfig(rewind_step=rewind_step), imp_steps=imp_steps if imp_steps is not None else steps
                 ),
@@ -307,7 +311,7 @@ def compare(
         inputs = [noisy] + ([clean] if clean else [])
         folder = output_folder(out, inputs)
 
-        fit_total = config.fit_steps_for(source.pixels.shape)
+        fit_total = config.fit.steps
         started = time.perf_counter()
         with progress_bars() as progress:
             tasks: dict[str, tuple] = {}  # name: (task id, total)

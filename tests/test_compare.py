@@ -60,7 +60,6 @@ def test_compare_runs_every_method_from_the_same_start(tiny_config, noisy_rgb, c
         oes=OESConfig(steps=5, precision="fp32"),
         fit=FitConfig(steps=20, log_every=10, precision="fp32"),
         mask_side=32,
-        scale_steps=False,
         device="cpu",
     )
     order = []

@@ -113,15 +113,11 @@ def test_too_small_an_image_is_refused(tiny_config):
         denoise(np.zeros((4, 4, 3), np.float32), _config(tiny_config))
 
 
-def test_fit_budget_scales_with_the_number_of_pixel_values():
-    from sparse_dip.restoration.denoise import scaled_fit_steps
+def test_the_default_fit_stops_by_the_rule_and_the_plain_loop_does_not():
+    from sparse_dip.restoration.stopping import StopConfig
 
-    assert scaled_fit_steps(1500, 512, 512, 3) == 1500
-    assert scaled_fit_steps(1500, 1024, 768, 3) == 1500
-    assert scaled_fit_steps(1500, 256, 256, 3) == 750
-    assert scaled_fit_steps(1500, 256, 256, 1) == 500  # 1500 * sqrt(1 / 12) = 433, raised to the floor
-    assert scaled_fit_steps(40, 48, 48, 3) == 40
-    assert DenoiseConfig(scale_steps=False).fit_steps_for((256, 256, 3)) == DenoiseConfig().fit.steps
+    assert DenoiseConfig().fit.stop == StopConfig()  # denoise(): --steps is a maximum
+    assert FitConfig().stop is None  # the loop itself (IMP levels, fixed-budget curves) runs every step
 
 
 def test_mask_views_keep_scale_or_scene():

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 import sparse_dip
+from sparse_dip import defaults
 from sparse_dip.cli import app
 
 COMMANDS = [
@@ -91,14 +92,14 @@ def test_denoise_help_shows_the_defaults_the_code_uses():
         assert ("[default:" in line) == (name not in without_default), (name, line)
 
 
-def test_given_options_are_told_apart_from_defaults(tmp_path, monkeypatch):
-    """``--steps 1300`` typed by the user is not scaled down; the default is (same value, different source)."""
+def test_steps_and_the_stopping_rule_reach_the_config(tmp_path, monkeypatch):
+    """``--steps`` sets the maximum; ``--no-stop`` turns the stopping rule off."""
     from sparse_dip.restoration import denoise as pipeline
 
     seen = []
 
     def record(pixels, config, **kwargs):
-        seen.append(config.scale_steps)
+        seen.append((config.fit.steps, config.fit.stop is not None))
         raise KeyboardInterrupt  # stop before any work
 
     monkeypatch.setattr(pipeline, "denoise", record)
@@ -107,6 +108,6 @@ def test_given_options_are_told_apart_from_defaults(tmp_path, monkeypatch):
 
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "in.png")
     runner = CliRunner()
-    for extra in ([], ["--steps", "1300"]):
+    for extra in ([], ["--steps", "700"], ["--no-stop"]):
         runner.invoke(app, ["denoise", str(tmp_path / "in.png"), "--device", "cpu", *extra])
-    assert seen == [True, False]
+    assert seen == [(defaults.FIT_STEPS, True), (700, True), (defaults.FIT_STEPS, False)]

@@ -82,7 +82,6 @@ def test_a_fit_with_the_rule_stops_early_and_resumes_to_the_same_image(tiny_conf
         generator=tiny_config,
         oes=OESConfig(steps=5),
         fit=FitConfig(steps=2000, log_every=25, lr=0.05, stop=rule),
-        scale_steps=False,
         device="cpu",
     )
     whole = denoise(noisy_rgb, config, clean=clean_rgb)

@@ -28,6 +28,7 @@ from sparse_dip.pruning.rescale import rescale_kept_weights
 from sparse_dip.restoration.fit import Callback, FitConfig, FitResult, fit
 from sparse_dip.restoration.masks import METHODS, BaselineConfig, find_mask
 from sparse_dip.restoration.memory import check_memory
+from sparse_dip.restoration.stopping import StopConfig
 from sparse_dip.runtime import resolve_device, seeded_init, stream, versions
 
 
@@ -42,8 +43,9 @@ class DenoiseConfig:
     side the 6-level generator runs on; a smaller view gets a shallower generator.
     ``mask_view`` says how that view is made: ``"downscale"`` (the whole scene, at a coarser
     scale and with less noise) or ``"crop"`` (the central region, at the image's own scale and noise level).
-    With ``scale_steps``, ``fit.steps`` is the budget for a 512x512 RGB image and smaller images
-    get fewer steps (:func:`scaled_fit_steps`); without it, ``fit.steps`` is used as given.
+    ``fit.steps`` is a maximum: by default the fit stops at the first confirmed minimum of the
+    windowed variance of its outputs (``fit.stop``, :mod:`sparse_dip.restoration.stopping`);
+    with ``fit.stop = None`` it runs every step.
     ``rescale_init`` multiplies the kept weights of each layer by ``1 / sqrt(its density)``
     before the fit (ToST's sparsity-aware initialisation, :mod:`sparse_dip.pruning.rescale`).
     """
@@ -54,10 +56,9 @@ class DenoiseConfig:
     generator: HourglassConfig = field(default_factory=HourglassConfig)
     oes: OESConfig = field(default_factory=OESConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
-    fit: FitConfig = field(default_factory=FitConfig)
+    fit: FitConfig = field(default_factory=lambda: FitConfig(stop=StopConfig()))
     mask_side: int = 192
     mask_view: Literal["downscale", "crop"] = "downscale"
-    scale_steps: bool = True
     rescale_init: bool = False
     device: str = "auto"
 
@@ -71,10 +72,6 @@ class DenoiseConfig:
         if self.mask_view not in ("downscale", "crop"):
             raise InputError(f"mask_view must be 'downscale' or 'crop', got {self.mask_view!r}")
 
-    def fit_steps_for(self, shape: tuple[int, int, int]) -> int:
-        """The number of fit steps for an image of ``shape`` (``H, W, C``)."""
-        return scaled_fit_steps(self.fit.steps, *shape) if self.scale_steps else self.fit.steps
-
     def to_dict(self) -> dict:
         return {
             "sparsity": self.sparsity,
@@ -86,7 +83,6 @@ class DenoiseConfig:
             "fit": self.fit.to_dict(),
             "mask_side": self.mask_side,
             "mask_view": self.mask_view,
-            "scale_steps": self.scale_steps,
             "rescale_init": self.rescale_init,
             "device": self.device,
         }
@@ -102,18 +98,6 @@ class DenoiseResult:
     fit: FitResult
     report: dict
     mask_file: MaskFile | None = None
-
-
-def scaled_fit_steps(steps: int, height: int, width: int, channels: int) -> int:
-    """``steps`` for a 512x512 RGB image or larger; for fewer pixel values, ``steps`` times the
-    square root of their ratio, rounded to 50 and at least 500 (or ``steps`` if smaller).
-
-    The fewer pixel values the kept weights face, the sooner a sparse generator starts fitting
-    the noise: at 95 % sparsity the returned PSNR of pepper and F16 plateaus from about step
-    1300 to 1500 at 512x512, and pepper's peaks near step 650 on a 256x256 crop (``BENCHMARKS.md``).
-    """
-    ratio = min(1.0, (height * width * channels / (512 * 512 * 3)) ** 0.5)
-    return min(steps, max(500, round(steps * ratio / 50) * 50))
 
 
 def mask_view(image: torch.Tensor, side: int, how: str = "downscale") -> torch.Tensor:
@@ -372,7 +356,7 @@ def denoise(
             }
         )
 
-    fit_config = replace(config.fit, steps=config.fit_steps_for(noisy.shape))
+    fit_config = config.fit
     fit_started = time.perf_counter()
     result = fit(
         setup.model,
