@@ -26,8 +26,9 @@ from dataclasses import replace
 from common import RESULTS, noisy_copy, split_images, table, write_results
 
 from sparse_dip.restoration.denoise import DenoiseConfig, denoise
-from sparse_dip.restoration.stopping import StopConfig
+from sparse_dip.restoration.stopping import StopConfig, average_lag
 
+EMA = DenoiseConfig().fit.ema
 WARMUPS = (0, 100, 200, 300, 400)
 PATIENCES = (100, 200, 300, 500)
 
@@ -51,17 +52,23 @@ def record(clean, sigma: float, steps: int, seed: int) -> dict:
     }
 
 
-def replay(run: dict, rule: StopConfig) -> tuple[int, float]:
-    """The step the rule would have chosen on this run's recorded variance, and its PSNR."""
+def replay(run: dict, rule: StopConfig, most_steps: int | None = None) -> tuple[int, float]:
+    """The step whose average the rule would return on this run's recorded variance (with the
+    fit capped at ``most_steps``, default: as recorded), and that average's PSNR."""
     best, best_step = float("inf"), None
     for step, value in zip(run["variance"]["step"], run["variance"]["value"]):
+        if most_steps is not None and step > most_steps:
+            break
         if step % rule.every:
             continue
         if step >= rule.warmup and value < best:
             best, best_step = value, step
         elif best_step is not None and step - best_step >= rule.patience:
             break
-    chosen = best_step if best_step is not None else run["steps"][-1]
+    last = run["steps"][-1] if most_steps is None else min(most_steps, run["steps"][-1])
+    if best_step is not None and best_step + rule.patience < last:
+        last = best_step + rule.patience  # where the fit stops
+    chosen = last if best_step is None else min(best_step + average_lag(EMA, rule.window), last)
     psnr_at = dict(zip(run["steps"], run["psnr_ema"]))
     return chosen, psnr_at[chosen]
 
@@ -106,12 +113,13 @@ def _write(args, runs: dict) -> None:
         grid[f"{warmup}/{patience}"] = {"gaps": gaps, "steps": chosen_steps}
         rows.append([warmup, patience, statistics.mean(gaps), max(gaps), f"{100 * within:.0f} %", max(chosen_steps)])
     per_run = []
-    default = StopConfig()
+    default, most = StopConfig(), DenoiseConfig().fit.steps
     for key, run in runs.items():
         step, value = replay(run, default)
+        capped_step, capped = replay(run, default, most)
         best = max(run["psnr_ema"])
         best_step = run["steps"][run["psnr_ema"].index(best)]
-        per_run.append([key, run["noisy_psnr"], best, best_step, value, step, best - value])
+        per_run.append([key, run["noisy_psnr"], best, best_step, capped, capped_step, value, step, best - capped])
     markdown = (
         f"## The stopping rule replayed on recorded fits ({args.split} split, {args.side}x{args.side} crops, "
         f"{args.steps} steps, seed {args.seed})\n\n"
@@ -120,7 +128,22 @@ def _write(args, runs: dict) -> None:
         "any run would have stopped at (the rule stops at the chosen step + patience).\n\n"
         + table(["warm-up", "patience", "mean gap", "worst gap", "within 0.3 dB", "latest chosen step"], rows)
         + f"\n\n### Each run under the default rule ({default.to_dict()})\n\n"
-        + table(["run", "noisy", "best EMA PSNR", "at step", "chosen PSNR", "chosen step", "gap"], per_run)
+        f"Returned PSNR and chosen step with the default maximum of {most} fit steps, and with the "
+        f"fit run to {args.steps}; gap: best minus returned at the default maximum.\n\n"
+        + table(
+            [
+                "run",
+                "noisy",
+                "best EMA PSNR",
+                "at step",
+                f"returned, max {most}",
+                "chosen step",
+                f"returned, max {args.steps}",
+                "chosen step",
+                "gap",
+            ],
+            per_run,
+        )
     )
     write_results(f"stopping_{args.split}", markdown, {"settings": vars(args), "runs": runs, "grid": grid})
 

@@ -12,7 +12,7 @@ MASK_STEPS = 1200
 """Adam steps of the OES mask search (``OESConfig.steps``)."""
 
 FIT_STEPS = 1300
-"""Fitting steps for a 512x512 RGB image; fewer for smaller images (``FitConfig.steps``)."""
+"""Most fitting steps (``FitConfig.steps``); the stopping rule usually ends the fit sooner."""
 
 IMP_STEPS = 1000
 """Fitting steps per IMP level on the DIP generator (``BaselineConfig.imp_steps``)."""

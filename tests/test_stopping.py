@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from sparse_dip.restoration.stopping import StopConfig, WindowedVariance
+from sparse_dip.restoration.stopping import StopConfig, WindowedVariance, average_lag
 
 
 def _drive(rule: StopConfig, spread, steps: int) -> tuple[WindowedVariance, int, bool]:
@@ -31,7 +31,7 @@ def test_it_stops_after_the_known_minimum_plus_the_patience():
     assert stopped
     assert 600 <= watcher.best_step <= 600 + rule.window
     assert last == watcher.best_step + rule.patience  # stops as soon as the patience runs out
-    assert "lowest at step" in watcher.reason(True, last)
+    assert "lowest at step" in watcher.reason(True, last, watcher.best_step)
 
 
 def test_a_dip_during_the_warm_up_is_not_taken_for_the_minimum():
@@ -52,7 +52,14 @@ def test_no_stop_while_the_variance_keeps_falling():
     watcher, last, stopped = _drive(rule, lambda s: 1.0 / s, 800)
     assert not stopped and last == 800
     assert watcher.best_step >= 790  # the newest check is the lowest
-    assert "before the minimum" in watcher.reason(False, last)
+    assert "before the minimum" in watcher.reason(False, last, last)
+
+
+def test_the_average_is_taken_when_it_is_centred_on_the_window():
+    # an EMA of factor 0.99 is centred 99 steps back, a window of 100 outputs 49.5 steps back
+    assert average_lag(0.99, 100) == 50
+    assert average_lag(0.9, 100) == 0  # a short average is already centred later than the window
+    assert average_lag(None, 100) == 0
 
 
 def test_the_variance_is_that_of_the_window():
@@ -81,13 +88,16 @@ def test_a_fit_with_the_rule_stops_early_and_resumes_to_the_same_image(tiny_conf
         seed=3,
         generator=tiny_config,
         oes=OESConfig(steps=5),
-        fit=FitConfig(steps=2000, log_every=25, lr=0.05, stop=rule),
+        fit=FitConfig(steps=2000, log_every=25, lr=0.05, ema=0.9, stop=rule),  # lag 5 < patience
         device="cpu",
     )
     whole = denoise(noisy_rgb, config, clean=clean_rgb)
     stopping = whole.report["stopping"]
     assert stopping["stopped"] and whole.report["fit_steps_run"] < 2000
-    assert stopping["last_step"] == stopping["chosen_step"] + rule.patience == whole.report["history"]["step"][-1]
+    minimum = stopping["variance_minimum_step"]
+    assert stopping["last_step"] == minimum + rule.patience == whole.report["history"]["step"][-1]
+    lag = average_lag(config.fit.ema, rule.window)
+    assert stopping["chosen_step"] == min(minimum + lag, stopping["last_step"])
     saved = []
     denoise(noisy_rgb, config, clean=clean_rgb, checkpoint_every=20, on_checkpoint=saved.append)
     resumed = denoise(noisy_rgb, config, clean=clean_rgb, resume=saved[len(saved) // 2])

@@ -26,7 +26,7 @@ from torch import nn
 from sparse_dip import defaults
 from sparse_dip.generators.hourglass import crop
 from sparse_dip.metrics import psnr_torch
-from sparse_dip.restoration.stopping import StopConfig, WindowedVariance
+from sparse_dip.restoration.stopping import StopConfig, WindowedVariance, average_lag
 from sparse_dip.runtime import Precision, autocast, check_precision
 
 
@@ -155,7 +155,10 @@ def fit(
     history = FitHistory()
     recorded = None
     watcher = None if config.stop is None else WindowedVariance(config.stop, observation.numel(), device)
-    chosen: torch.Tensor | None = None  # the returned image at the step the stopping rule chose
+    lag = 0 if config.stop is None else average_lag(config.ema, config.stop.window)
+    chosen: torch.Tensor | None = None  # the returned image, taken `lag` steps after a variance minimum
+    chosen_step: int | None = None
+    take_at: int | None = None
     stopped = False
     first = 1
     if resume is not None:
@@ -168,7 +171,7 @@ def fit(
         logged = [tuple(entry) for entry in resume["logged"]]
         if watcher is not None:
             watcher.load_state_dict(resume["watcher"])
-            chosen = resume["chosen"]
+            chosen, chosen_step, take_at = resume["chosen"], resume["chosen_step"], resume["take_at"]
         first = resume["step"] + 1
     model.train()
 
@@ -195,9 +198,14 @@ def fit(
         if watcher is not None:
             watcher.add(output)
             decision = watcher.check(step)
-            if decision == "best":  # a copy only at a new minimum, read every `every` steps
-                chosen = output.clone() if running is None else running / (1.0 - config.ema**step)
+            if decision == "best":
+                take_at = step + lag
             stopped = decision == "stop"
+            ending = stopped or step == config.steps
+            if take_at is not None and (step == take_at or (ending and take_at > step)):
+                # a copy only here: `lag` steps after a new minimum, or at the end if that comes first
+                chosen = output.clone() if running is None else running / (1.0 - config.ema**step)
+                chosen_step = step
         if step % config.log_every == 0 or step == config.steps or stopped:
             if running is not None:
                 average = running / (1.0 - config.ema**step)
@@ -226,6 +234,8 @@ def fit(
                     "generator": generator.get_state(),
                     "watcher": None if watcher is None else watcher.state_dict(),
                     "chosen": None if chosen is None else chosen.clone(),
+                    "chosen_step": chosen_step,
+                    "take_at": take_at,
                     "logged": [
                         [s, float(v), None if q is None else float(q), None if e is None else float(e)]
                         for s, v, q, e in logged
@@ -245,11 +255,13 @@ def fit(
     stopping = None
     if watcher is not None:
         image = chosen if chosen is not None else image
+        returned_step = chosen_step if chosen is not None else step
         stopping = {
-            "chosen_step": watcher.best_step if chosen is not None else step,
+            "variance_minimum_step": watcher.best_step,
+            "chosen_step": returned_step,
             "last_step": step,
             "stopped": stopped,
-            "reason": watcher.reason(stopped, step),
+            "reason": watcher.reason(stopped, step, returned_step),
             "variance": {"step": watcher.steps, "value": watcher.variances},
             "settings": watcher.config.to_dict(),
         }

@@ -15,6 +15,11 @@ at its minimum is close to the best one. Hardened as its users report it needs:
 - a **pixel subsample**: the variance is read on a fixed random subset of ``samples`` pixel
   values (a gather per step into a ``W x samples`` ring buffer), and only every ``every``
   steps, so it costs nothing next to a step of the generator.
+
+The variance at step ``t`` describes the outputs ``t - W + 1 .. t``, centred ``(W - 1) / 2``
+steps back, while an exponential average with factor ``ema`` is centred ``ema / (1 - ema)``
+steps back. So the returned average is the one taken :func:`average_lag` steps after the
+minimum, when both are centred on the same outputs (50 steps for ``W = 100``, ``ema = 0.99``).
 """
 
 from __future__ import annotations
@@ -27,11 +32,12 @@ import torch
 
 @dataclass(frozen=True)
 class StopConfig:
-    """Settings of the windowed-variance stopping rule (steps are fit steps)."""
+    """Settings of the windowed-variance stopping rule (steps are fit steps; chosen on the dev
+    split by ``benchmarks/stopping.py``, ``BENCHMARKS.md``)."""
 
     window: int = 100
     patience: int = 300
-    warmup: int = 200
+    warmup: int = 300
     every: int = 10
     samples: int = 8192
 
@@ -43,6 +49,13 @@ class StopConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def average_lag(ema: float | None, window: int) -> int:
+    """Steps after a variance minimum at which the output average is centred on the window."""
+    if ema is None:
+        return 0
+    return max(0, math.ceil(ema / (1.0 - ema) - (window - 1) / 2))
 
 
 class WindowedVariance:
@@ -83,18 +96,20 @@ class WindowedVariance:
             return "stop"
         return None
 
-    def reason(self, stopped: bool, last_step: int) -> str:
+    def reason(self, stopped: bool, last_step: int, returned_step: int) -> str:
         """One sentence for the report: which step was chosen and why."""
         if self.best_step is None:
             return f"no variance minimum after the warm-up by step {last_step}; the last output is returned"
+        returned = f"the average at step {returned_step} is returned"
         if stopped:
             return (
                 f"the variance of the last {self.config.window} outputs was lowest at step {self.best_step} "
-                f"and did not fall below it in the {self.config.patience} steps after; stopped at step {last_step}"
+                f"and did not fall below it in the {self.config.patience} steps after; stopped at step "
+                f"{last_step}, {returned}"
             )
         return (
             f"reached the step maximum ({last_step}) before the minimum at step {self.best_step} was confirmed "
-            f"({self.config.patience} steps without a lower variance); the output at step {self.best_step} is returned"
+            f"({self.config.patience} steps without a lower variance); {returned}"
         )
 
     def state_dict(self) -> dict:
