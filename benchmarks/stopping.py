@@ -123,9 +123,9 @@ def _write(args, runs: dict) -> None:
     markdown = (
         f"## The stopping rule replayed on recorded fits ({args.split} split, {args.side}x{args.side} crops, "
         f"{args.steps} steps, seed {args.seed})\n\n"
-        "Gap: the run's best EMA PSNR minus the EMA PSNR at the step the rule chose (dB); "
-        "'within 0.3' is the share of runs whose gap is at most 0.3 dB; 'last step' the latest step "
-        "any run would have stopped at (the rule stops at the chosen step + patience).\n\n"
+        "Gap: the run's best EMA PSNR minus the EMA PSNR the rule returns (dB), with the fit capped at "
+        f"the default maximum of {DenoiseConfig().fit.steps} steps; 'within 0.3' is the share of runs "
+        "whose gap is at most 0.3 dB; 'latest chosen step' the latest step whose average any run returns.\n\n"
         + table(["warm-up", "patience", "mean gap", "worst gap", "within 0.3 dB", "latest chosen step"], rows)
         + f"\n\n### Each run under the default rule ({default.to_dict()})\n\n"
         f"Returned PSNR and chosen step with the default maximum of {most} fit steps, and with the "

@@ -37,7 +37,7 @@ class StopConfig:
 
     window: int = 100
     patience: int = 300
-    warmup: int = 300
+    warmup: int = 200
     every: int = 10
     samples: int = 8192
 
