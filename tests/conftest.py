@@ -16,6 +16,22 @@ torch.set_num_threads(int(os.environ.get("SPARSE_DIP_TEST_THREADS", "2")))  # 2 
 
 
 @pytest.fixture
+def mask_searches(monkeypatch) -> list[str]:
+    """Every mask search the denoising pipeline starts (the method asked for); each still runs."""
+    import sparse_dip.restoration.denoise as pipeline
+
+    searches = []
+    real = pipeline.find_mask
+
+    def counted(method, *args, **kwargs):
+        searches.append(method)
+        return real(method, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "find_mask", counted)
+    return searches
+
+
+@pytest.fixture
 def tiny_config() -> HourglassConfig:
     """A three-level hourglass with 8 channels per level (min side 24 px)."""
     return HourglassConfig(input_depth=8, channels=(8, 8, 8), skip=(0, 0, 0))

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-import sparse_dip.restoration.denoise as pipeline
 from sparse_dip import metrics
 from sparse_dip.errors import InputError
 from sparse_dip.oes import OESConfig
@@ -65,21 +64,8 @@ def test_report_has_what_a_user_needs(tiny_config, noisy_rgb, clean_rgb):
     assert len(set(history["loss"])) == len(set(history["psnr"])) == 3
 
 
-def _count_mask_searches(monkeypatch) -> list[str]:
-    """Record every mask search the pipeline starts (the method asked for), and let it run."""
-    searches = []
-    real = pipeline.find_mask
-
-    def counted(method, *args, **kwargs):
-        searches.append(method)
-        return real(method, *args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "find_mask", counted)
-    return searches
-
-
-def test_dense_dip_learns_no_mask(tiny_config, noisy_rgb, monkeypatch):
-    searches = _count_mask_searches(monkeypatch)
+def test_dense_dip_learns_no_mask(tiny_config, noisy_rgb, mask_searches):
+    searches = mask_searches
     result = denoise(noisy_rgb, _config(tiny_config, sparsity=0.0))
     assert searches == []
     assert result.mask is None and result.mask_file is None

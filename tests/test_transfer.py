@@ -5,7 +5,6 @@ import pytest
 from skimage import data, transform
 from typer.testing import CliRunner
 
-import sparse_dip.restoration.denoise as pipeline
 from sparse_dip.cli import app
 from sparse_dip.errors import InputError
 from sparse_dip.generators.hourglass import HourglassConfig
@@ -36,15 +35,8 @@ def _camera(side: int) -> np.ndarray:
     return add_gaussian_noise(image, 25, seed=1)
 
 
-def test_a_stored_mask_reproduces_the_run_that_found_it(tiny_config, noisy_rgb, monkeypatch):
-    searches = []
-    real = pipeline.find_mask
-
-    def counted(method, *args, **kwargs):
-        searches.append(method)
-        return real(method, *args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "find_mask", counted)
+def test_a_stored_mask_reproduces_the_run_that_found_it(tiny_config, noisy_rgb, mask_searches):
+    searches = mask_searches
     config = _config(tiny_config)
     found = learn_image_mask(noisy_rgb, config)
     whole = denoise(noisy_rgb, config)
