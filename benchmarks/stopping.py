@@ -23,10 +23,11 @@ import sys
 import time
 from dataclasses import replace
 
+import torch
 from common import RESULTS, noisy_copy, split_images, table, write_results
 
 from sparse_dip.restoration.denoise import DenoiseConfig, denoise
-from sparse_dip.restoration.stopping import StopConfig, average_lag
+from sparse_dip.restoration.stopping import StopConfig, WindowedVariance, average_lag
 
 EMA = DenoiseConfig().fit.ema
 WARMUPS = (0, 100, 200, 300, 400)
@@ -55,16 +56,13 @@ def record(clean, sigma: float, steps: int, seed: int) -> dict:
 def replay(run: dict, rule: StopConfig, most_steps: int | None = None) -> tuple[int, float]:
     """The step whose average the rule would return on this run's recorded variance (with the
     fit capped at ``most_steps``, default: as recorded), and that average's PSNR."""
-    best, best_step = float("inf"), None
+    judge = WindowedVariance(rule, numel=1, device=torch.device("cpu"))  # the fit's own decision
     for step, value in zip(run["variance"]["step"], run["variance"]["value"]):
         if most_steps is not None and step > most_steps:
             break
-        if step % rule.every:
-            continue
-        if step >= rule.warmup and value < best:
-            best, best_step = value, step
-        elif best_step is not None and step - best_step >= rule.patience:
+        if step % rule.every == 0 and judge.judge(step, value) == "stop":
             break
+    best_step = judge.best_step
     last = run["steps"][-1] if most_steps is None else min(most_steps, run["steps"][-1])
     if best_step is not None and best_step + rule.patience < last:
         last = best_step + rule.patience  # where the fit stops

@@ -36,7 +36,7 @@ class FitConfig:
 
     With ``stop``, ``steps`` is a maximum: the loop stops at the first confirmed minimum of the
     windowed variance of its outputs (:mod:`sparse_dip.restoration.stopping`) and returns the
-    output of that step.
+    average centred on that minimum's window (:func:`~sparse_dip.restoration.stopping.average_lag`).
     """
 
     steps: int = defaults.FIT_STEPS
@@ -263,6 +263,5 @@ def fit(
             "stopped": stopped,
             "reason": watcher.reason(stopped, step, returned_step),
             "variance": {"step": watcher.steps, "value": watcher.variances},
-            "settings": watcher.config.to_dict(),
         }
     return FitResult(image=image, last=last, history=history, recorded=recorded, stopping=stopping)

@@ -86,7 +86,10 @@ class WindowedVariance:
         """``"best"``, ``"stop"`` or ``None`` for ``step`` (after :meth:`add` of its output)."""
         if self.added < self.config.window or step % self.config.every:
             return None
-        variance = float(self.buffer.var(dim=0, unbiased=False).mean())
+        return self.judge(step, float(self.buffer.var(dim=0, unbiased=False).mean()))
+
+    def judge(self, step: int, variance: float) -> str | None:
+        """The rule's decision on the variance read at ``step`` (also used to replay recorded runs)."""
         self.steps.append(step)
         self.variances.append(variance)
         if step >= self.config.warmup and variance < self.best:
