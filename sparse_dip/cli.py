@@ -28,6 +28,11 @@ app = typer.Typer(
 app.add_typer(classify_app, name="classify")
 
 FIT_STEPS_HELP = "Most fitting steps; the stopping rule usually ends the fit sooner (all of them with --no-stop)."
+OBJECTIVE_HELP = (
+    "mse: fit the noisy image (DIP). sure: fit Stein's unbiased estimate of the error to the clean image, "
+    "with the noisy image as the generator's input (DIP-SURE); needs the noise level (--sigma, or estimated)."
+)
+SIGMA_HELP = "Noise standard deviation on the 0-255 scale, for --objective sure."
 STOP_HELP = "Stop at the first confirmed minimum of the windowed variance of the outputs (ES-WMV)."
 
 
@@ -62,6 +67,10 @@ def denoise(
     clean: Annotated[Path | None, typer.Option(help="Clean reference: track PSNR and report PSNR/SSIM.")] = None,
     steps: Annotated[int, typer.Option(help=FIT_STEPS_HELP)] = defaults.FIT_STEPS,
     stop: Annotated[bool, typer.Option("--stop/--no-stop", help=STOP_HELP)] = True,
+    objective: Annotated[str, typer.Option(help=OBJECTIVE_HELP)] = "mse",
+    sigma: Annotated[
+        float | None, typer.Option(help=SIGMA_HELP, show_default="estimated from the image (wavelet MAD)")
+    ] = None,
     mask_steps: Annotated[int, typer.Option(help="OES mask-learning steps.")] = defaults.MASK_STEPS,
     seed: Annotated[int, typer.Option(help="Seed of the weights, input noise and relaxation noise.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -112,6 +121,8 @@ def denoise(
                 sparsity=base.sparsity if given_mask else sparsity,
                 seed=seed,
                 device=device,
+                objective=objective,
+                sigma=sigma,
                 oes=replace(base.oes, precision=precision, steps=mask_steps),
                 fit=replace(base.fit, precision=precision, steps=steps, stop=base.fit.stop if stop else None),
             )
@@ -195,6 +206,8 @@ def denoise(
         if reference is not None:
             line += f": PSNR {summary['psnr']:.2f} dB (noisy {summary['noisy_psnr']:.2f}), SSIM {summary['ssim']:.3f}"
         typer.echo(line)
+        if result.report["sigma"] is not None:
+            typer.echo(f"noise level: sigma {result.report['sigma']['value']:.1f} ({result.report['sigma']['source']})")
         if result.report["stopping"] is not None:
             typer.echo(f"fit: {result.report['stopping']['reason']}")
 

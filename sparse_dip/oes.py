@@ -38,6 +38,7 @@ from torch.func import functional_call
 from sparse_dip import defaults
 from sparse_dip.generators.hourglass import crop
 from sparse_dip.pruning.mask import Mask, maskable_names, top_k
+from sparse_dip.restoration import sure
 from sparse_dip.runtime import Precision, autocast, check_precision
 
 
@@ -131,6 +132,7 @@ def learn_mask(
     generator: torch.Generator | None = None,
     callback: Callable[[int, float], None] | None = None,
     log_every: int = 50,
+    sure_sigma: float | None = None,
 ) -> OESResult:
     """Learn a mask keeping ``density`` of ``model``'s maskable weights, to fit ``target``.
 
@@ -138,6 +140,8 @@ def learn_mask(
     ``[0, 1]``); its central crop is compared with ``target``. The model's parameters are not
     changed (BatchNorm running statistics are, as in training mode). ``callback(step, loss)``
     is called every ``log_every`` steps, the only times the loss is read on the host.
+    With ``sure_sigma`` the data term is SURE instead of the MSE and ``z`` must be the
+    observation, perturbed each step as a SURE fit perturbs it (:mod:`sparse_dip.restoration.sure`).
     """
     if not 0.0 < density <= 1.0:
         raise ValueError(f"density must be in (0, 1], got {density}")
@@ -162,9 +166,17 @@ def learn_mask(
             noise.uniform_(generator=generator).logit_(eps=1e-6)  # standard logistic noise
             relaxed = concrete_masked(logits, noise, weights, config.temperature)
             masked = {n: w.view(shape) for n, w, shape in zip(names, relaxed.split(sizes), shapes)}
-            with autocast(device, config.precision):
-                output = functional_call(model, masked, (z,))
-            fit = torch.mean((crop(output.float(), height, width) - target) ** 2)
+
+            def forward(batch: torch.Tensor, masked: dict = masked) -> torch.Tensor:
+                with autocast(device, config.precision):
+                    return crop(functional_call(model, masked, (batch,)).float(), height, width)
+
+            inputs = (
+                z
+                if sure_sigma is None
+                else z + sure.INPUT_NOISE * sure_sigma * torch.randn(z.shape, generator=generator, device=device)
+            )
+            fit, _ = sure.data_loss(forward, inputs, target, sure_sigma, generator)
             optimizer.zero_grad(set_to_none=True)
             fit.backward()
             # The prior's gradient in closed form (bernoulli_kl_grad), added to the data term's.

@@ -268,3 +268,17 @@ def test_a_process_stopped_mid_fit_resumes_to_the_same_bytes(images, sig):
 
     subprocess.run(_cli(*args, "--out", str(out), "--resume"), env=env, check=True, capture_output=True)
     assert out.read_bytes() == whole.read_bytes()
+
+
+@pytest.mark.parametrize("sigma", ["0", "-5", "300"])
+def test_sigma_out_of_range(images, sigma):
+    args = ["denoise", str(images / "noisy.png"), "--objective", "sure", "--sigma", sigma]
+    result = runner.invoke(app, args)
+    _one_line_error(result, "0-255")
+    assert result.exit_code == 2
+    assert not (images / "noisy_denoised.png").exists()
+
+
+def test_sigma_without_sure_and_an_unknown_objective(images):
+    _one_line_error(runner.invoke(app, ["denoise", str(images / "noisy.png"), "--sigma", "25"]), "SURE")
+    _one_line_error(runner.invoke(app, ["denoise", str(images / "noisy.png"), "--objective", "l1"]), "objective")

@@ -242,6 +242,16 @@ def crop(padded: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return padded[..., top : top + height, left : left + width]
 
 
+def pad_to(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``image`` (``[B, C, h, w]``) reflect-padded to ``height x width`` so that :func:`crop` gives
+    it back (edge-replicated where the image is too small to reflect)."""
+    h, w = image.shape[-2:]
+    top, left = (height - h) // 2, (width - w) // 2
+    pads = (left, width - w - left, top, height - h - top)
+    mode = "reflect" if max(pads[:2]) < w and max(pads[2:]) < h else "replicate"
+    return F.pad(image, pads, mode=mode)
+
+
 def input_noise(depth: int, height: int, width: int, generator: torch.Generator, scale: float = 0.1) -> torch.Tensor:
     """DIP's fixed input: ``[1, depth, height, width]`` drawn from U[0, scale) with ``generator``."""
     return torch.rand(1, depth, height, width, generator=generator) * scale

@@ -78,7 +78,9 @@ def find_mask(
     height, width = target.shape[-2:]
     if method == "oes":
         generator = stream(seed, "relaxation", z.device)
-        return learn_mask(model, z, target, density, oes, generator=generator, callback=on_step).mask
+        return learn_mask(
+            model, z, target, density, oes, generator=generator, callback=on_step, sure_sigma=fit_config.sure_sigma
+        ).mask
     if method == "imp":
         return _imp_mask(model, names, z, target, density, baseline, fit_config, on_step)
 
