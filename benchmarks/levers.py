@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+import numpy as np
 from common import RESULTS, noisy_copy, split_images, table, write_results
 
 from sparse_dip import metrics
@@ -43,7 +44,17 @@ VARIANTS: dict[str, tuple[str, Callable[[float], DenoiseConfig]]] = {
     "kept50": ("50 % removed", lambda sigma: replace(BASE, sparsity=0.5)),
     "input_noise": ("fresh input noise each step, std 1/30 (DIP's recipe)", lambda sigma: _fit(input_noise_std=1 / 30)),
     "lr3e-3": ("Adam learning rate 0.003 instead of 0.01", lambda sigma: _fit(lr=0.003)),
+    "sure": (
+        "SURE objective (DIP-SURE), sigma estimated from the image",
+        lambda sigma: replace(BASE, objective="sure"),
+    ),
+    "sure_true_sigma": (
+        "SURE objective given the true sigma",
+        lambda sigma: replace(BASE, objective="sure", sigma=sigma),
+    ),
+    "seeds2": ("the mean of two default runs, seeds 0 and 1 (twice the time)", lambda sigma: BASE),
 }
+ENSEMBLES = {"seeds2": 2}
 REFERENCES = ("bm3d", "tv")
 
 
@@ -52,7 +63,12 @@ def run(variant: str, noisy, clean, sigma: float) -> dict:
     if variant in REFERENCES:
         image = classic_denoise(variant, noisy, sigma / 255 if variant == "bm3d" else None)
         return {"psnr": metrics.psnr(image, clean), "seconds": time.perf_counter() - started}
-    report = denoise(noisy, VARIANTS[variant][1](sigma), clean=clean).report
+    config = VARIANTS[variant][1](sigma)
+    if variant in ENSEMBLES:
+        images = [denoise(noisy, replace(config, seed=seed)).image for seed in range(ENSEMBLES[variant])]
+        image = np.mean(images, axis=0)
+        return {"psnr": metrics.psnr(image, clean), "seconds": time.perf_counter() - started}
+    report = denoise(noisy, config, clean=clean).report
     return {
         "psnr": report["psnr"],
         "ssim": report["ssim"],
