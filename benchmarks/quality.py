@@ -3,6 +3,7 @@
     python benchmarks/quality.py --split test                       # 256x256 crops, sigma 15, 25, 50
     python benchmarks/quality.py --split dev --sigmas 25 --methods default,bm3d,tv
     python benchmarks/quality.py --split test --side 0              # native sizes
+    python benchmarks/quality.py --split test --side 0 --sigmas 25 --images astronaut --methods default,bm3d,tv
 
 Rows, per image and noise level (Gaussian, seeded, rounded to 8 bits as a user's file is):
 - ``default``: ``denoise(noisy)`` with the package defaults, as ``sparse-dip denoise noisy.png``
@@ -12,7 +13,11 @@ Rows, per image and noise level (Gaussian, seeded, rounded to 8 bits as a user's
   no user has: the upper bound of a perfect stopping rule for dense DIP);
 - ``bm3d`` with the true sigma; ``tv`` and ``nlmeans`` with sigma estimated (TV's weight by
   scikit-image's self-supervised calibration), as a user would run them;
-- ``zsn2n``: Zero-Shot Noise2Noise with the paper's settings.
+- ``zsn2n``: Zero-Shot Noise2Noise with the paper's settings;
+- ``default4x``: the default with a four-fold step maximum. The fit's learning rate is constant
+  and the stopping rule reads only the steps so far, so a default run that stopped before its
+  maximum is the first part of this one and returns the same image (asserted by
+  ``tests/test_fit.py``); only runs that reached the maximum are fitted again.
 
 Reports, per sigma, the mean and the worst case of each method against BM3D and of the
 default against TV, the number of images where the default is at or above TV and above the
@@ -20,8 +25,9 @@ noisy input, and wall times; for the default, how far its chosen step's PSNR is 
 PSNR its run logged. Rows are written as they finish and a rerun skips rows already in
 ``benchmarks/results/quality_SPLIT[_SIDE].json`` (``--rerun default`` recomputes one method, e.g.
 after a change of defaults), so a stopped run resumes where it stopped. With ``--figures``, a
-zoomed side by side (clean, noisy, default, dense, BM3D, TV) per image at sigma 25 goes to
-``benchmarks/results/quality_SPLIT_figures/``. Skips cleanly when no image of the split is present.
+zoomed side by side (clean, noisy, default, dense, BM3D, TV) goes to
+``benchmarks/results/quality_SPLIT_figures/`` for each image and sigma whose outputs are cached.
+Skips cleanly when no image of the split is present.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from sparse_dip.images import load_image, save_image
 from sparse_dip.restoration.classic import classic_denoise
 from sparse_dip.restoration.denoise import DenoiseConfig, denoise
 
-METHODS = ("default", "dense", "bm3d", "tv", "nlmeans", "zsn2n")
+METHODS = ("default", "dense", "bm3d", "tv", "nlmeans", "zsn2n", "default4x")
 
 
 def dense_config(steps: int) -> DenoiseConfig:
@@ -64,6 +70,11 @@ def run(method: str, noisy: np.ndarray, clean: np.ndarray, sigma: float, dense_s
             "fit_steps_max": report["fit_steps"],
             "chosen_step": (report["stopping"] or {}).get("chosen_step"),
         }
+    elif method == "default4x":
+        base = DenoiseConfig(device="cpu")
+        result = denoise(noisy, replace(base, fit=replace(base.fit, steps=4 * base.fit.steps)), clean=clean)
+        image, report = result.image, result.report
+        extra = {"fit_steps_run": report["fit_steps_run"], "fit_steps_max": report["fit_steps"]}
     elif method == "dense":
         report = denoise(noisy, dense_config(dense_steps), clean=clean).report
         history = report["history"]
@@ -116,6 +127,10 @@ def summarise(rows: dict, sigmas: list[float], images: list[str]) -> tuple[str, 
             entry["stop_within_0.3"] = sum(p <= 0.3 for p in picks)
             entry["stop_gap_worst"] = max(picks)
             entry["count"] = len(default)
+            longer = [r for r in default if "default4x" in r]
+            if longer:
+                changes = [abs(r["default4x"]["psnr"] - r["default"]["psnr"]) for r in longer]
+                entry["max_change_4x_steps"] = {"max": max(changes), "images": len(changes)}
         summary[f"{sigma:g}"] = entry
         noisy = statistics.mean(r["noisy_psnr"] for r in have.values())
         body = [
@@ -139,6 +154,12 @@ def summarise(rows: dict, sigmas: list[float], images: list[str]) -> tuple[str, 
                 f"{entry['count']} images, above the noisy input on {entry['default_above_noisy']}. Stopping rule: "
                 f"within 0.3 dB of its run's best logged PSNR on {entry['stop_within_0.3']} of {entry['count']} "
                 f"(worst {entry['stop_gap_worst']:.2f} dB).\n"
+            )
+        if "max_change_4x_steps" in entry:
+            change = entry["max_change_4x_steps"]
+            lines.append(
+                f"Four times the step maximum changes the default's PSNR by at most {change['max']:.2f} dB "
+                f"({change['images']} images).\n"
             )
     return "\n".join(lines), summary
 
@@ -179,9 +200,10 @@ def main() -> int:
     parser.add_argument("--sigmas", default="15,25,50")
     parser.add_argument("--side", type=int, default=256, help="central crop side; 0 for native size")
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--images", default="", help="comma-separated images of the split (default: all)")
     parser.add_argument("--dense-steps", type=int, default=3000)
     parser.add_argument("--rerun", default="", help="comma-separated methods to recompute for every row")
-    parser.add_argument("--figures", action="store_true", help="zoomed side-by-side figures at sigma 25")
+    parser.add_argument("--figures", action="store_true", help="zoomed side-by-side figures of the cached outputs")
     args = parser.parse_args()
 
     methods = [m for m in args.methods.split(",") if m]
@@ -189,6 +211,12 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown methods {', '.join(sorted(unknown))}; choose from {', '.join(METHODS)}")
     images = split_images(args.split, args.side)
+    reported = list(images)  # the summary covers every image with rows, not only this run's
+    if args.images:
+        chosen = args.images.split(",")
+        if set(chosen) - set(images):
+            parser.error(f"not in the {args.split} split (or absent): {', '.join(sorted(set(chosen) - set(images)))}")
+        images = {name: images[name] for name in chosen}
     if not images:
         print("skipped: no image of the split is present (../shared/data/images)")
         return 0
@@ -205,13 +233,18 @@ def main() -> int:
         for method in methods:
             if method in row and method not in rerun:
                 continue
+            default = row.get("default", {})
+            if method == "default4x" and default and default["fit_steps_run"] < default["fit_steps_max"]:
+                row[method] = {**default, "same_as_default": True}  # stopped early: the same run (docstring)
+                _write(name, args, rows, sigmas, reported)
+                continue
             row[method], image = run(method, noisy, clean, sigma, args.dense_steps)
             if image is not None:
                 cache.mkdir(parents=True, exist_ok=True)
                 save_image(cache / f"{image_name}_sigma{sigma:g}_{method}.png", image)
             print(f"{key} {method}: {row[method]['psnr']:.2f} dB, {row[method]['seconds']:.0f} s", flush=True)
-            _write(name, args, rows, sigmas, list(images))
-        if args.figures and sigma == 25:
+            _write(name, args, rows, sigmas, reported)
+        if args.figures:
             outputs = {}
             for method in ("default", "dense", "bm3d", "tv"):
                 path = cache / f"{image_name}_sigma{sigma:g}_{method}.png"
@@ -221,7 +254,7 @@ def main() -> int:
                 if path.exists():
                     outputs[method] = load_image(path).pixels
             figure(image_name, sigma, clean, noisy, outputs, row, RESULTS / f"{name}_figures")
-    _write(name, args, rows, sigmas, list(images))
+    _write(name, args, rows, sigmas, reported)
     return 0
 
 

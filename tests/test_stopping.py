@@ -103,3 +103,20 @@ def test_a_fit_with_the_rule_stops_early_and_resumes_to_the_same_image(tiny_conf
     resumed = denoise(noisy_rgb, config, clean=clean_rgb, resume=saved[len(saved) // 2])
     assert np.array_equal(resumed.image, whole.image)  # same machine, same seed: exact
     assert resumed.report["stopping"] == stopping
+
+
+def test_a_larger_step_maximum_does_not_change_a_run_that_stopped(tiny_config, noisy_rgb):
+    """The constant-rate fit and the rule read only the steps so far: a run that stopped before its
+    maximum is the first part of a run with four times the maximum (what quality.py's default4x uses)."""
+    from sparse_dip.oes import OESConfig
+    from sparse_dip.restoration.denoise import DenoiseConfig, denoise
+    from sparse_dip.restoration.fit import FitConfig
+
+    rule = StopConfig(window=10, patience=30, warmup=20, every=5)
+    fit = FitConfig(steps=500, log_every=25, lr=0.05, ema=0.9, stop=rule)
+    config = DenoiseConfig(sparsity=0.5, seed=1, generator=tiny_config, oes=OESConfig(steps=5), fit=fit, device="cpu")
+    short = denoise(noisy_rgb, config)
+    assert short.report["fit_steps_run"] < 500
+    longer = denoise(noisy_rgb, replace(config, fit=replace(fit, steps=2000)))
+    assert np.array_equal(longer.image, short.image)
+    assert longer.report["stopping"]["chosen_step"] == short.report["stopping"]["chosen_step"]
