@@ -191,7 +191,7 @@ def figure(name: str, sigma: float, clean: np.ndarray, noisy: np.ndarray, output
         tiles[f"{method} ({rows[method]['psnr']:.2f} dB)"] = image
     tiles.update({f"{label}, zoom": zoom(image) for label, image in list(tiles.items())})
     folder.mkdir(parents=True, exist_ok=True)
-    save_figure(image_grid(tiles, columns=len(tiles) // 2), folder / f"{name}_sigma{sigma:g}.png")
+    save_figure(image_grid(tiles, columns=len(tiles) // 2), folder / f"{name}_sigma{sigma:g}.jpg")
 
 
 def main() -> int:

@@ -57,10 +57,16 @@ def image_grid(images: Mapping[str, np.ndarray], columns: int = 4, tile: float =
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> None:
-    """Write ``fig`` to ``path`` atomically and close it."""
+    """Write ``fig`` to ``path`` atomically and close it (a ``.jpg`` at JPEG quality 90)."""
     plt = _pyplot()
+    jpeg = str(path).lower().endswith((".jpg", ".jpeg"))
     with atomic_path(path) as temporary:
-        fig.savefig(temporary, dpi=dpi, bbox_inches="tight")
+        fig.savefig(
+            temporary,
+            dpi=dpi,
+            bbox_inches="tight",
+            pil_kwargs={"quality": 90} if jpeg else None,
+        )
     plt.close(fig)
 
 
