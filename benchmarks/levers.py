@@ -10,8 +10,9 @@ decision, the stopping rule on. The clean image only scores the output. Rows (im
 variant) are written as they finish to ``benchmarks/results/levers_SPLIT.json`` and a rerun skips
 them, so a stopped run resumes; rows of the default, BM3D and TV that ``quality.py`` already
 computed for the same split are taken from its JSON (the same runs). BM3D (true sigma) and TV
-(as a user runs it) are scored as references. The table gives, per variant and sigma, the mean PSNR, the mean and worst
-difference to the default on the same images, the mean against BM3D, and seconds.
+(as a user runs it) are scored as references. The table gives, per variant and sigma, the mean
+PSNR, the mean and worst difference to the default on the same images, the mean against BM3D,
+and seconds.
 """
 
 from __future__ import annotations
@@ -133,8 +134,7 @@ def main() -> int:
     json_path = RESULTS / f"{name}.json"
     rows: dict = json.loads(json_path.read_text())["rows"] if json_path.exists() else {}
     # quality.py runs the same default on the same noisy images: reuse its rows rather than refit
-    quality_path = RESULTS / name.replace("levers", "quality", 1)
-    quality_path = quality_path.with_suffix(".json")
+    quality_path = RESULTS / f"{name.replace('levers', 'quality', 1)}.json"
     quality = json.loads(quality_path.read_text())["rows"] if quality_path.exists() else {}
     wanted = [*REFERENCES, *(["default"] if "default" not in variants else []), *variants]
     for sigma, (image_name, clean) in itertools.product(sigmas, images.items()):
@@ -144,7 +144,7 @@ def main() -> int:
         for variant in wanted:
             if variant in row:
                 continue
-            done = quality.get(key, {}).get(variant if variant in ("default", *REFERENCES) else "")
+            done = quality.get(key, {}).get(variant) if variant in ("default", *REFERENCES) else None
             row[variant] = {**done, "from": quality_path.name} if done else run(variant, noisy, clean, sigma)
             print(f"{key} {variant}: {row[variant]['psnr']:.2f} dB, {row[variant]['seconds']:.0f} s", flush=True)
             _write(name, args, rows, variants, sigmas)

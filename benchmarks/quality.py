@@ -17,7 +17,7 @@ Rows, per image and noise level (Gaussian, seeded, rounded to 8 bits as a user's
 - ``default4x``: the default with a four-fold step maximum. The fit's learning rate is constant
   and the stopping rule reads only the steps so far, so a default run that stopped before its
   maximum is the first part of this one and returns the same image (asserted by
-  ``tests/test_fit.py``); only runs that reached the maximum are fitted again.
+  ``tests/test_stopping.py``); only runs that reached the maximum are fitted again.
 
 Reports, per sigma, the mean and the worst case of each method against BM3D and of the
 default against TV, the number of images where the default is at or above TV and above the
