@@ -30,6 +30,7 @@ import numpy as np
 from common import RESULTS, noisy_copy, split_images, table, write_results
 
 from sparse_dip import metrics
+from sparse_dip.generators.hourglass import HourglassConfig
 from sparse_dip.restoration.classic import classic_denoise
 from sparse_dip.restoration.denoise import DenoiseConfig, denoise
 
@@ -53,6 +54,10 @@ VARIANTS: dict[str, tuple[str, Callable[[float], DenoiseConfig]]] = {
     "sure_true_sigma": (
         "SURE objective given the true sigma",
         lambda sigma: replace(BASE, objective="sure", sigma=sigma),
+    ),
+    "skip4": (
+        "4-channel skip connections at every level (DIP's denoising generator)",
+        lambda sigma: replace(BASE, generator=HourglassConfig(skip=(4,) * 6)),
     ),
     "seeds2": ("the mean of two default runs, seeds 0 and 1 (twice the time)", lambda sigma: BASE),
 }
