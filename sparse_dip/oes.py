@@ -8,7 +8,7 @@ Gumbel-sigmoid) mask is ``m = sigmoid((l + log u - log(1 - u)) / tau)`` with ``u
 The generator runs with ``w * m`` while the weights stay frozen at their initial values, and
 Adam minimises, over the logits only,
 
-    MSE(G(z; w * m), y) + kl * sum_i KL(Bernoulli(sigmoid(l_i)) || Bernoulli(rho))
+    MSE(A(G(z; w * m)), y) + kl * sum_i KL(Bernoulli(sigmoid(l_i)) || Bernoulli(rho))
 
 with ``rho`` the kept fraction. The hard mask is the global top-k of the logits at exactly the
 requested density (:func:`sparse_dip.pruning.mask.top_k`).
@@ -37,8 +37,10 @@ from torch.func import functional_call
 
 from sparse_dip import defaults
 from sparse_dip.generators.hourglass import crop
+from sparse_dip.physics import Operator
 from sparse_dip.pruning.mask import Mask, maskable_names, top_k
 from sparse_dip.restoration import sure
+from sparse_dip.restoration.data_loss import IDENTITY, data_loss
 from sparse_dip.runtime import Precision, autocast, check_precision
 
 
@@ -133,11 +135,13 @@ def learn_mask(
     callback: Callable[[int, float], None] | None = None,
     log_every: int = 50,
     sure_sigma: float | None = None,
+    operator: Operator = IDENTITY,
 ) -> OESResult:
     """Learn a mask keeping ``density`` of ``model``'s maskable weights, to fit ``target``.
 
-    ``model`` maps ``z`` to an image at least as large as ``target`` (``[1, C, H, W]`` in
-    ``[0, 1]``); its central crop is compared with ``target``. The model's parameters are not
+    ``model`` maps ``z`` to an image at least as large as the image ``target`` (``[1, C, h, w]``
+    in ``[0, 1]``) is observed from; its central crop, through ``operator``, is compared with
+    ``target``. The model's parameters are not
     changed (BatchNorm running statistics are, as in training mode). ``callback(step, loss)``
     is called every ``log_every`` steps, the only times the loss is read on the host.
     With ``sure_sigma`` the data term is SURE instead of the MSE and ``z`` must be the
@@ -155,7 +159,7 @@ def learn_mask(
     noise = torch.empty_like(weights)
     optimizer = torch.optim.Adam([logits], lr=config.lr, fused=True)
     generator = generator or torch.Generator(device=device).manual_seed(0)
-    height, width = target.shape[-2:]
+    height, width = operator.image_size(*target.shape[-2:])
     losses: list[tuple[int, torch.Tensor]] = []
 
     requires_grad = {n: p.requires_grad for n, p in params.items()}
@@ -176,7 +180,7 @@ def learn_mask(
                 if sure_sigma is None
                 else z + sure.INPUT_NOISE * sure_sigma * torch.randn(z.shape, generator=generator, device=device)
             )
-            fit, _ = sure.data_loss(forward, inputs, target, sure_sigma, generator)
+            fit, _ = data_loss(forward, inputs, target, sure_sigma, generator, operator)
             optimizer.zero_grad(set_to_none=True)
             fit.backward()
             # The prior's gradient in closed form (bernoulli_kl_grad), added to the data term's.

@@ -18,7 +18,7 @@ torch.set_num_threads(int(os.environ.get("SPARSE_DIP_TEST_THREADS", "2")))  # 2 
 @pytest.fixture
 def mask_searches(monkeypatch) -> list[str]:
     """Every mask search the denoising pipeline starts (the method asked for); each still runs."""
-    import sparse_dip.restoration.denoise as pipeline
+    import sparse_dip.restoration.pipeline as pipeline
 
     searches = []
     real = pipeline.find_mask

@@ -109,7 +109,7 @@ def test_the_default_fit_stops_by_the_rule_and_the_plain_loop_does_not():
 def test_mask_views_keep_scale_or_scene():
     import torch
 
-    from sparse_dip.restoration.denoise import mask_view
+    from sparse_dip.restoration.pipeline import mask_view
 
     image = torch.rand(1, 3, 96, 128)
     assert mask_view(image, 0) is image and mask_view(image, 96) is image

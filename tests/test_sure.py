@@ -12,6 +12,7 @@ from torch import nn
 from sparse_dip.errors import InputError
 from sparse_dip.oes import OESConfig
 from sparse_dip.restoration import sure
+from sparse_dip.restoration.data_loss import data_loss
 from sparse_dip.restoration.denoise import DenoiseConfig, denoise
 from sparse_dip.restoration.fit import FitConfig, fit
 
@@ -55,7 +56,7 @@ def test_sure_equals_the_error_to_the_clean_image_in_expectation():
 def test_data_loss_without_sigma_is_the_mse():
     observation = torch.rand(1, 3, 8, 8, dtype=torch.float64)
     inputs = torch.rand(1, 3, 8, 8, dtype=torch.float64)
-    loss, output = sure.data_loss(lambda x: 0.5 * x, inputs, observation, None, torch.Generator())
+    loss, output = data_loss(lambda x: 0.5 * x, inputs, observation, None, torch.Generator())
     torch.testing.assert_close(loss, torch.mean((0.5 * inputs - observation) ** 2))
     torch.testing.assert_close(output, 0.5 * inputs)
 
@@ -64,7 +65,7 @@ def test_data_loss_of_the_identity_estimates_its_divergence_by_the_probe():
     """For f(y) = y the finite difference is exact, so the divergence estimate is |b|^2 for the
     probe b drawn from the generator (N in expectation) and the loss -sigma^2 + 2 sigma^2 |b|^2 / N."""
     observation = torch.rand(1, 3, 8, 8, dtype=torch.float64)
-    loss, _ = sure.data_loss(lambda x: x, observation, observation, 0.2, torch.Generator().manual_seed(0))
+    loss, _ = data_loss(lambda x: x, observation, observation, 0.2, torch.Generator().manual_seed(0))
     probe = torch.randn(observation.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     expected = -0.04 + 2 * 0.04 * probe.pow(2).sum() / observation.numel()
     torch.testing.assert_close(loss, expected)

@@ -1,4 +1,4 @@
-"""Sparse-DIP denoising end to end: build the generator, learn an OES mask, fit the kept weights.
+"""Sparse-DIP denoising: :func:`~sparse_dip.restoration.pipeline.restore` with ``A = identity``.
 
 This is the Python API behind ``sparse-dip denoise``; notebooks call :func:`denoise` directly.
 ``sparsity=0`` is dense DIP (no mask is learned).
@@ -6,302 +6,26 @@ This is the Python API behind ``sparse-dip denoise``; notebooks call :func:`deno
 
 from __future__ import annotations
 
-import hashlib
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Literal
 
 import numpy as np
-import torch
-from torch.nn import functional as F
 
-from sparse_dip import defaults, metrics
-from sparse_dip.errors import InputError
-from sparse_dip.generators.hourglass import (
-    Hourglass,
-    HourglassConfig,
-    crop,
-    input_noise,
-    levels_for,
-    pad_to,
-    padded_size,
-)
-from sparse_dip.images import to_array, to_tensor
-from sparse_dip.oes import OESConfig
-from sparse_dip.pruning.mask import Mask
-from sparse_dip.pruning.mask_file import MaskFile, MaskFileError
-from sparse_dip.pruning.parametrize import apply_mask
-from sparse_dip.pruning.rescale import rescale_kept_weights
-from sparse_dip.restoration import sure
-from sparse_dip.restoration.classic import noise_sigma
-from sparse_dip.restoration.fit import Callback, FitConfig, FitResult, fit
-from sparse_dip.restoration.masks import METHODS, BaselineConfig, find_mask
-from sparse_dip.restoration.memory import check_memory
-from sparse_dip.restoration.stopping import StopConfig
-from sparse_dip.runtime import resolve_device, seeded_init, stream, versions
+from sparse_dip.physics import Identity
+from sparse_dip.pruning.mask_file import MaskFile
+from sparse_dip.restoration.fit import Callback
+from sparse_dip.restoration.pipeline import RestoreConfig, RestoreResult, learn_mask_for, mask_view, restore
 
+DenoiseConfig = RestoreConfig
+"""The settings of a denoising run: :class:`~sparse_dip.restoration.pipeline.RestoreConfig`."""
 
-@dataclass(frozen=True)
-class DenoiseConfig:
-    """Everything that defines a run besides the image. Defaults: see ``BENCHMARKS.md``.
+DenoiseResult = RestoreResult
 
-    ``sparsity`` is the fraction of maskable weights removed, in ``[0, 1)``; ``method`` finds
-    the mask (OES, or a baseline of :mod:`sparse_dip.restoration.masks`). The mask is
-    learned on a smaller view of the image whose shorter side is at most ``mask_side`` pixels
-    (0: the full image); a mask is over weights, not pixels. The default, 192, is the smallest
-    side the 6-level generator runs on; a smaller view gets a shallower generator.
-    ``mask_view`` says how that view is made: ``"downscale"`` (the whole scene, at a coarser
-    scale and with less noise) or ``"crop"`` (the central region, at the image's own scale and noise level).
-    ``fit.steps`` is a maximum: by default the fit stops at the first confirmed minimum of the
-    windowed variance of its outputs (``fit.stop``, :mod:`sparse_dip.restoration.stopping`);
-    with ``fit.stop = None`` it runs every step.
-    ``objective="sure"`` fits (and searches the mask) by Stein's unbiased estimate of the error
-    to the clean image instead of the error to the noisy one, with the generator's input the
-    noisy image itself (DIP-SURE, :mod:`sparse_dip.restoration.sure`); it needs the noise std
-    ``sigma`` (0-255 scale), estimated from the image when not given.
-    ``rescale_init`` multiplies the kept weights of each layer by ``1 / sqrt(its density)``
-    before the fit (ToST's sparsity-aware initialisation, :mod:`sparse_dip.pruning.rescale`).
-    """
-
-    sparsity: float = defaults.SPARSITY
-    method: str = "oes"
-    seed: int = 0
-    generator: HourglassConfig = field(default_factory=HourglassConfig)
-    oes: OESConfig = field(default_factory=OESConfig)
-    baseline: BaselineConfig = field(default_factory=BaselineConfig)
-    fit: FitConfig = field(default_factory=lambda: FitConfig(stop=StopConfig()))
-    mask_side: int = 192
-    mask_view: Literal["downscale", "crop"] = "downscale"
-    rescale_init: bool = False
-    objective: Literal["mse", "sure"] = "mse"
-    sigma: float | None = None
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        if self.objective not in ("mse", "sure"):
-            raise InputError(f"objective must be 'mse' or 'sure', got {self.objective!r}")
-        if self.sigma is not None and not 0.0 < self.sigma <= 255.0:
-            raise InputError(f"sigma is the noise std on the 0-255 scale, in (0, 255]; got {self.sigma:g}")
-        if self.sigma is not None and self.objective != "sure":
-            raise InputError("sigma is used by the SURE objective only (objective 'sure')")
-        if not 0.0 <= self.sparsity < 1.0:
-            raise InputError(f"sparsity must be in [0, 1), got {self.sparsity}")
-        if self.method not in METHODS:
-            raise InputError(f"unknown mask method {self.method!r}; choose from {', '.join(METHODS)}")
-        if self.mask_side < 0:
-            raise InputError(f"mask_side must be non-negative, got {self.mask_side}")
-        if self.mask_view not in ("downscale", "crop"):
-            raise InputError(f"mask_view must be 'downscale' or 'crop', got {self.mask_view!r}")
-
-    def to_dict(self) -> dict:
-        return {
-            "sparsity": self.sparsity,
-            "method": self.method if self.sparsity > 0 else "dense",
-            "seed": self.seed,
-            "generator": self.generator.to_dict(),
-            "oes": self.oes.to_dict(),
-            "baseline": self.baseline.to_dict(),
-            "fit": self.fit.to_dict(),
-            "mask_side": self.mask_side,
-            "mask_view": self.mask_view,
-            "rescale_init": self.rescale_init,
-            "objective": self.objective,
-            "sigma": self.sigma,
-            "device": self.device,
-        }
-
-
-@dataclass
-class DenoiseResult:
-    """The restored image (``H x W x C`` float32 in ``[0, 1]``), the mask (None if dense), the fit,
-    the report, and the mask with what made it, ready for :func:`~sparse_dip.pruning.mask_file.save_mask`."""
-
-    image: np.ndarray
-    mask: Mask | None
-    fit: FitResult
-    report: dict
-    mask_file: MaskFile | None = None
-
-
-def mask_view(image: torch.Tensor, side: int, how: str = "downscale") -> torch.Tensor:
-    """The view of ``image`` (``[1, C, H, W]``) an OES mask is learned on: shorter side at most ``side``.
-
-    ``"downscale"`` resizes the whole image (antialiased bilinear); ``"crop"`` takes its central
-    ``side x side`` square. ``side == 0`` or a small enough image returns ``image`` itself.
-    """
-    height, width = image.shape[-2:]
-    if side == 0 or min(height, width) <= side:
-        return image
-    if how == "crop":
-        return crop(image, side, side)
-    scale = side / min(height, width)
-    size = (max(side, round(height * scale)), max(side, round(width * scale)))
-    return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
-
-
-def _mask_input(z: torch.Tensor, view: torch.Tensor, levels: int, config: DenoiseConfig) -> torch.Tensor:
-    """The generator input for the mask phase: the fit's own input ``z``, or its central crop.
-    (A SURE run's input is the image, so a downscaled view is its own input.)
-
-    A central crop of the image is generated by the central crop of ``z`` (the generator is
-    convolutional), so the mask is learned on exactly the input it will be fitted with. A
-    downscaled view has no such counterpart and gets its own noise from the seed.
-    """
-    canvas = padded_size(*view.shape[-2:], levels)
-    if canvas == tuple(z.shape[-2:]):
-        return z
-    if config.objective == "sure" and config.mask_view == "downscale":
-        return pad_to(view, *canvas)
-    if config.mask_view == "crop":
-        noise = crop(z, *canvas)
-    else:
-        noise = input_noise(z.shape[1], *canvas, stream(config.seed, "mask input")).to(z.device)
-    return noise.clone(memory_format=torch.contiguous_format)
-
-
-@dataclass
-class _Setup:
-    """A run's generator, its input, the image view a mask is learned on, the fit's settings
-    (with the objective's sigma filled in) and where that sigma came from."""
-
-    device: torch.device
-    observation: torch.Tensor
-    generator: HourglassConfig
-    model: Hourglass
-    z: torch.Tensor
-    mask_target: torch.Tensor
-    fit: FitConfig
-    sigma: dict | None
-
-
-def _check_image(noisy: np.ndarray) -> None:
-    if noisy.ndim != 3 or noisy.shape[2] not in (1, 3):
-        raise InputError(f"expected an H x W x 1 or H x W x 3 image, got shape {noisy.shape}")
-
-
-def _setup(noisy: np.ndarray, config: DenoiseConfig, mask: MaskFile | None = None, fresh_init: bool = False) -> _Setup:
-    """Build the generator for ``noisy``: its own depth and seed, or those stored with ``mask``."""
-    _check_image(noisy)
-    device = resolve_device(config.device)
-    observation = to_tensor(noisy, device)
-    learn = mask is None and config.sparsity > 0
-    mask_target = mask_view(observation, config.mask_side, config.mask_view) if learn else observation
-    if mask is None:
-        levels = levels_for(*mask_target.shape[-2:], config.generator.levels)
-        if levels == 0:
-            raise InputError(f"a {noisy.shape[0]}x{noisy.shape[1]} image is too small (at least 6x6 pixels)")
-        generator = _run_generator(config, noisy.shape[2]).with_levels(levels)
-        init_seed = config.seed
-    else:
-        generator = _generator_of(mask, noisy.shape, config)
-        init_seed = int(mask.info.get("init_seed", config.seed))
-    purpose = "fresh weights" if fresh_init else "weights"
-    model = seeded_init(config.seed if fresh_init else init_seed, lambda: Hourglass(generator), purpose).to(device)
-    if mask is not None:
-        try:
-            mask.mask.check_against(model)
-        except ValueError as error:
-            raise MaskFileError(f"the mask does not fit its own generator: {error}") from None
-    canvas = padded_size(*noisy.shape[:2], generator.levels)
-    fit_config, sigma = config.fit, None
-    if config.objective == "sure":
-        z = pad_to(observation, *canvas)
-        value = config.sigma if config.sigma is not None else 255.0 * noise_sigma(noisy)
-        if not value > 0:
-            raise InputError("the noise level estimated from the image is 0; give it with sigma")
-        sigma = {"value": value, "source": "given" if config.sigma is not None else "estimated"}
-        fit_config = replace(fit_config, sure_sigma=value / 255.0, input_noise_std=sure.INPUT_NOISE * value / 255.0)
-    else:
-        z = input_noise(generator.input_depth, *canvas, stream(config.seed, "input")).to(device)
-    return _Setup(device, observation, generator, model, z, mask_target, fit_config, sigma)
-
-
-def _run_generator(config: DenoiseConfig, channels: int) -> HourglassConfig:
-    """The generator a run builds for a ``channels``-channel image (a SURE run's input is the image)."""
-    changes = {"out_channels": channels, **({"input_depth": channels} if config.objective == "sure" else {})}
-    return HourglassConfig(**{**config.generator.to_dict(), **changes})
-
-
-def _generator_of(mask: MaskFile, shape: tuple[int, ...], config: DenoiseConfig) -> HourglassConfig:
-    """The generator ``mask`` was found on, checked against the image and the run's configuration."""
-    try:
-        stored = HourglassConfig.from_dict(mask.info["generator"])
-    except (KeyError, TypeError, ValueError):
-        raise MaskFileError("the mask file does not say which generator it is for") from None
-    if stored.out_channels != shape[2]:
-        raise InputError(f"the mask is for {stored.out_channels}-channel images, this image has {shape[2]} channel(s)")
-    if stored.levels > config.generator.levels:
-        raise InputError(f"the mask is for a {stored.levels}-level generator, the run allows {config.generator.levels}")
-    wanted = _run_generator(config, shape[2]).with_levels(stored.levels)
-    if wanted != stored:
-        differences = ", ".join(
-            f"{k} {v} (run: {wanted.to_dict()[k]})" for k, v in stored.to_dict().items() if wanted.to_dict()[k] != v
-        )
-        raise InputError(f"the mask is for another generator: {differences}")
-    if levels_for(shape[0], shape[1], stored.levels) < stored.levels:
-        raise InputError(
-            f"the mask is for a {stored.levels}-level generator, which needs images of at least "
-            f"{3 * 2**stored.levels} px a side; this one is {shape[0]}x{shape[1]}"
-        )
-    return stored
-
-
-def _learn(setup: _Setup, config: DenoiseConfig, on_mask_step: Callable[[int, float], None] | None) -> Mask:
-    return find_mask(
-        config.method,
-        setup.model,
-        _mask_input(setup.z, setup.mask_target, setup.generator.levels, config),
-        setup.mask_target,
-        1.0 - config.sparsity,
-        seed=config.seed,
-        oes=config.oes,
-        baseline=config.baseline,
-        fit_config=setup.fit,
-        on_step=on_mask_step,
-    )
-
-
-def _mask_info(mask: Mask, noisy: np.ndarray, setup: _Setup, config: DenoiseConfig, seconds: float) -> dict:
-    """What a mask file records about the mask found in this run."""
-    settings = config.to_dict()
-    return {
-        "method": config.method,
-        "sparsity": config.sparsity,
-        "density": mask.density,
-        "generator": setup.generator.to_dict(),
-        "init_seed": config.seed,
-        "noise_seed": config.seed,
-        "settings": {k: settings[k] for k in ("method", "seed", "oes", "baseline", "fit", "mask_side", "mask_view")},
-        "source": {
-            "height": noisy.shape[0],
-            "width": noisy.shape[1],
-            "channels": noisy.shape[2],
-            "sha256": hashlib.sha256(np.ascontiguousarray(noisy, dtype=np.float32).tobytes()).hexdigest(),
-            "mask_image_size": list(setup.mask_target.shape[-2:]),
-        },
-        "versions": versions(),
-        "seconds": seconds,
-    }
-
-
-CHECKPOINT_FORMAT = 1
-
-
-def _check_resumable(state: dict, config: DenoiseConfig, image_hash: str) -> None:
-    """Refuse a checkpoint made by another version, for another image or with other settings."""
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise InputError("the checkpoint was written by another version of sparse-dip; start over")
-    if state.get("image_sha256") != image_hash:
-        raise InputError("the checkpoint is for another image; start over without --resume")
-    if state.get("settings") != config.to_dict():
-        changed = sorted(k for k, v in config.to_dict().items() if state.get("settings", {}).get(k) != v)
-        raise InputError(f"the checkpoint was made with other settings ({', '.join(changed)}); start over")
+__all__ = ["DenoiseConfig", "DenoiseResult", "denoise", "learn_image_mask", "mask_view"]
 
 
 def learn_image_mask(
     noisy: np.ndarray,
-    config: DenoiseConfig = DenoiseConfig(),
+    config: RestoreConfig = RestoreConfig(),
     on_mask_step: Callable[[int, float], None] | None = None,
 ) -> MaskFile:
     """The mask phase of :func:`denoise` alone: the mask ``config.method`` finds for ``noisy``.
@@ -309,23 +33,12 @@ def learn_image_mask(
     ``denoise(noisy, config, mask=learn_image_mask(noisy, config))`` gives the same image as
     ``denoise(noisy, config)``.
     """
-    if config.sparsity == 0:
-        raise InputError("a mask needs a sparsity above 0")
-    started = time.perf_counter()
-    setup = _setup(noisy, config)
-    check_memory(
-        setup.generator,
-        *padded_size(*setup.mask_target.shape[-2:], setup.generator.levels),
-        config.oes.precision,
-        setup.device,
-    )
-    mask = _learn(setup, config, on_mask_step)
-    return MaskFile(mask, _mask_info(mask, noisy, setup, config, time.perf_counter() - started))
+    return learn_mask_for(noisy, Identity(), config, on_mask_step)
 
 
 def denoise(
     noisy: np.ndarray,
-    config: DenoiseConfig = DenoiseConfig(),
+    config: RestoreConfig = RestoreConfig(),
     clean: np.ndarray | None = None,
     on_mask_step: Callable[[int, float], None] | None = None,
     on_fit_step: Callback | None = None,
@@ -334,124 +47,23 @@ def denoise(
     checkpoint_every: int = 0,
     on_checkpoint: Callable[[dict], None] | None = None,
     resume: dict | None = None,
-) -> DenoiseResult:
+) -> RestoreResult:
     """Restore ``noisy`` (``H x W x C`` in ``[0, 1]``, C = 1 or 3) with a sparse deep image prior.
 
-    With ``clean`` (same shape), PSNR is tracked during the fit and PSNR/SSIM are reported.
-    ``on_mask_step(step, loss)`` and ``on_fit_step(step, values)`` report progress.
-
-    With ``mask`` (from :func:`learn_image_mask` or a mask file), no mask is learned: the
-    generator is the one the mask was found on, its weights regenerated from the mask's seed
-    (``fresh_init``: drawn anew from ``config.seed``), and ``config.sparsity`` is the mask's.
-    The input noise is drawn from ``config.seed`` at this image's size.
-
-    Every ``checkpoint_every`` fit steps ``on_checkpoint(state)`` receives a checkpoint (plain
-    tensors and numbers: ``torch.save`` it, ``torch.load(..., weights_only=True)`` it back);
-    ``resume=state`` continues that run, for the same image and settings, without learning the
-    mask again, and ends with the same image as an uninterrupted run (CPU).
+    The arguments are :func:`~sparse_dip.restoration.pipeline.restore`'s, the operator the
+    identity: ``clean`` for PSNR/SSIM, progress callbacks, a stored ``mask`` to reuse (with
+    ``fresh_init``), checkpoints and ``resume``.
     """
-    started = time.perf_counter()
-    _check_image(noisy)
-    if clean is not None and clean.shape != noisy.shape:
-        raise InputError(f"the clean image is {clean.shape}, the noisy one {noisy.shape}")
-    if fresh_init and mask is None:
-        raise InputError("fresh_init applies to a given mask only")
-    if mask is not None:
-        config = replace(config, sparsity=1.0 - mask.mask.density, method=str(mask.info.get("method", config.method)))
-    image_hash = hashlib.sha256(np.ascontiguousarray(noisy, dtype=np.float32).tobytes()).hexdigest()
-    if resume is not None:
-        _check_resumable(resume, config, image_hash)
-        if resume["mask"] is not None:
-            mask = MaskFile(Mask(resume["mask"]), resume["mask_info"])
-        fresh_init = resume["fresh_init"]
-    setup = _setup(noisy, config, mask, fresh_init)
-    check_memory(setup.generator, *setup.z.shape[-2:], config.fit.precision, setup.device)
-    reference = None if clean is None else to_tensor(clean, setup.device)
-
-    mask_info = None if mask is None else mask.info
-    found = None if mask is None else mask.mask
-    mask_started = time.perf_counter()
-    if mask is None and config.sparsity > 0 and resume is None:
-        found = _learn(setup, config, on_mask_step)
-    mask_seconds = time.perf_counter() - mask_started
-    if mask is None and found is not None:
-        mask_info = _mask_info(found, noisy, setup, config, mask_seconds)
-    if found is not None:
-        if config.rescale_init:
-            rescale_kept_weights(setup.model, found)
-        apply_mask(setup.model, found)
-
-    if resume is not None:
-        mask_seconds = resume["mask_seconds"]
-
-    def save_state(state: dict) -> None:
-        on_checkpoint(
-            {
-                "format": CHECKPOINT_FORMAT,
-                "settings": config.to_dict(),
-                "image_sha256": image_hash,
-                "mask": None if found is None else dict(found),
-                "mask_info": mask_info,
-                "fresh_init": fresh_init,
-                "mask_seconds": mask_seconds,
-                "fit": state,
-            }
-        )
-
-    fit_config = setup.fit
-    fit_started = time.perf_counter()
-    result = fit(
-        setup.model,
-        setup.z,
-        setup.observation,
-        fit_config,
-        clean=reference,
-        generator=stream(config.seed, "perturbation", setup.device),
-        callback=on_fit_step,
+    return restore(
+        noisy,
+        Identity(),
+        config,
+        clean=clean,
+        on_mask_step=on_mask_step,
+        on_fit_step=on_fit_step,
+        mask=mask,
+        fresh_init=fresh_init,
         checkpoint_every=checkpoint_every,
-        on_checkpoint=save_state if on_checkpoint is not None else None,
-        resume=None if resume is None else resume["fit"],
+        on_checkpoint=on_checkpoint,
+        resume=resume,
     )
-    fit_seconds = time.perf_counter() - fit_started
-    image = to_array(result.image).clip(0.0, 1.0)
-
-    report = {
-        "sparsity": config.sparsity,
-        "seed": config.seed,
-        "settings": config.to_dict(),
-        "versions": versions(),
-        "device": str(setup.device),
-        "image": {"height": noisy.shape[0], "width": noisy.shape[1], "channels": noisy.shape[2]},
-        "levels": setup.generator.levels,
-        "mask_image_size": list(setup.mask_target.shape[-2:]),
-        "mask_source": None if mask is None else {"fresh_init": fresh_init, **mask.info},
-        "returned": "ema" if fit_config.ema is not None else "last",
-        "density": 1.0 if found is None else found.density,
-        "density_per_layer": {} if found is None else found.density_per_layer(),
-        "mask_seconds": mask_seconds,
-        "fit_seconds": fit_seconds,
-        "fit_steps": fit_config.steps,
-        "fit_steps_run": result.history.step[-1],
-        "seconds_per_fit_step": fit_seconds / result.history.step[-1],
-        "stopping": result.stopping,
-        "objective": config.objective,
-        "sigma": setup.sigma,
-    }
-    if clean is not None:
-        history = result.history
-        curve = "psnr_ema" if history.psnr_ema else "psnr"
-        best, best_step = history.best(curve)
-        report.update(
-            noisy_psnr=metrics.psnr(noisy, clean),
-            psnr=metrics.psnr(image, clean),
-            ssim=metrics.ssim(image, clean),
-            psnr_last_output=metrics.psnr(to_array(result.last).clip(0, 1), clean),
-            best_psnr=best,
-            best_step=best_step,
-            history=history.to_dict(),
-        )
-    else:
-        report["history"] = result.history.to_dict()
-    report["seconds"] = time.perf_counter() - started
-    mask_file = None if found is None else MaskFile(found, mask_info or {})
-    return DenoiseResult(image=image, mask=found, fit=result, report=report, mask_file=mask_file)

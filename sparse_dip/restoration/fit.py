@@ -26,7 +26,8 @@ from torch import nn
 from sparse_dip import defaults
 from sparse_dip.generators.hourglass import crop
 from sparse_dip.metrics import psnr_torch
-from sparse_dip.restoration import sure
+from sparse_dip.physics import Operator
+from sparse_dip.restoration.data_loss import IDENTITY, data_loss
 from sparse_dip.restoration.stopping import StopConfig, WindowedVariance, average_lag
 from sparse_dip.runtime import Precision, autocast, check_precision
 
@@ -131,8 +132,13 @@ def fit(
     checkpoint_every: int = 0,
     on_checkpoint: Callable[[dict], None] | None = None,
     resume: dict | None = None,
+    operator: Operator = IDENTITY,
 ) -> FitResult:
-    """Fit ``model(z)`` (central crop) to ``observation`` (``[1, C, H, W]`` in ``[0, 1]``).
+    """Fit ``operator(model(z))`` to ``observation`` (``[1, C, h, w]`` in ``[0, 1]``).
+
+    The generated image is the central crop of ``model(z)`` of the size ``operator`` declares
+    for the observation (:meth:`~sparse_dip.physics.base.Operator.image_size`); ``clean``, the
+    returned image and the averages have that size.
 
     Adam on every parameter that requires a gradient, at a constant learning rate or annealed
     to zero by the last step (``lr_schedule="cosine"``); with ``input_noise_std > 0`` the input
@@ -147,7 +153,7 @@ def fit(
     resume=state)`` continues from it and, on the CPU, ends with bit-identical results.
     """
     device = z.device
-    height, width = observation.shape[-2:]
+    height, width = operator.image_size(*observation.shape[-2:])
     sigma = config.sure_sigma
     if sigma is not None and z.shape[1] != observation.shape[1]:
         raise ValueError(f"a SURE fit needs the observation as input, got {z.shape[1]} input channels")
@@ -166,7 +172,9 @@ def fit(
     logged: list[tuple[int, torch.Tensor, torch.Tensor | None, torch.Tensor | None]] = []
     history = FitHistory()
     recorded = None
-    watcher = None if config.stop is None else WindowedVariance(config.stop, observation.numel(), device)
+    watcher = (
+        None if config.stop is None else WindowedVariance(config.stop, observation.shape[1] * height * width, device)
+    )
     lag = 0 if config.stop is None else average_lag(config.ema, config.stop.window)
     chosen: torch.Tensor | None = None  # the returned image, taken `lag` steps after a variance minimum
     chosen_step: int | None = None
@@ -196,7 +204,7 @@ def fit(
         if config.input_noise_std > 0:
             inputs = z + config.input_noise_std * torch.randn(z.shape, generator=generator, device=device)
 
-        loss, output = sure.data_loss(forward, inputs, observation, sigma, generator)
+        loss, output = data_loss(forward, inputs, observation, sigma, generator, operator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

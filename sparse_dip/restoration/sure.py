@@ -16,11 +16,7 @@ the input by fresh noise of std ``sigma / 2`` each step (their "eSURE").
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
-
-from sparse_dip.generators.hourglass import crop
 
 EPSILON = 0.5
 """The finite-difference step as a fraction of sigma (DIP-SURE's setting)."""
@@ -45,26 +41,3 @@ def sure(
     n = observation.numel()
     divergence = torch.sum(probe * (perturbed - output)) / epsilon
     return torch.mean((output - observation) ** 2) - sigma**2 + 2.0 * sigma**2 * divergence / n
-
-
-def data_loss(
-    forward: Callable[[torch.Tensor], torch.Tensor],
-    inputs: torch.Tensor,
-    observation: torch.Tensor,
-    sigma: float | None,
-    generator: torch.Generator,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The data term of a fit of ``forward(inputs)`` to ``observation``, and the output.
-
-    ``forward`` maps a batch of inputs to a batch of outputs shaped like ``observation``.
-    Without ``sigma``: the MSE to the observation. With it: :func:`sure`, the generator
-    evaluated at the input and at the input moved by ``EPSILON * sigma`` along a Gaussian
-    probe, as one batch of two; the input must then be the observation (central crop).
-    """
-    if sigma is None:
-        output = forward(inputs)
-        return torch.mean((output - observation) ** 2), output
-    probe = torch.randn(inputs.shape, generator=generator, device=inputs.device, dtype=inputs.dtype)
-    epsilon = EPSILON * sigma
-    output, perturbed = forward(torch.cat([inputs, inputs + epsilon * probe]))[:, None]
-    return sure(output, perturbed, crop(probe, *observation.shape[-2:]), observation, sigma, epsilon), output
