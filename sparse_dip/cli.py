@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -17,8 +16,10 @@ import typer
 
 from sparse_dip import __version__, defaults
 from sparse_dip.classify_cli import classify_app
-from sparse_dip.cli_common import APP_SETTINGS, examples, given, output_folder, output_path, progress_bars, user_errors
-from sparse_dip.errors import InputError, Notice
+from sparse_dip.cli_common import APP_SETTINGS, examples, output_folder, output_path, progress_bars, user_errors
+from sparse_dip.errors import InputError
+from sparse_dip.restore_cli import FIT_STEPS_HELP, STOP_HELP
+from sparse_dip.restore_cli import register as register_restoration
 
 app = typer.Typer(
     help="Restore images with sparse deep image priors (Optimal Eye Surgeon + Sparse-DIP).",
@@ -27,13 +28,7 @@ app = typer.Typer(
 )
 app.add_typer(classify_app, name="classify")
 
-FIT_STEPS_HELP = "Most fitting steps; the stopping rule usually ends the fit sooner (all of them with --no-stop)."
-OBJECTIVE_HELP = (
-    "mse: fit the noisy image (DIP). sure: fit Stein's unbiased estimate of the error to the clean image, "
-    "with the noisy image as the generator's input (DIP-SURE); needs the noise level (--sigma, or estimated)."
-)
-SIGMA_HELP = "Noise standard deviation on the 0-255 scale, for --objective sure."
-STOP_HELP = "Stop at the first confirmed minimum of the windowed variance of the outputs (ES-WMV)."
+register_restoration(app)
 
 
 def _print_version(value: bool) -> None:
@@ -49,202 +44,6 @@ def _options(
     ] = False,
 ) -> None:
     """Restore images with sparse deep image priors (Optimal Eye Surgeon + Sparse-DIP)."""
-
-
-@app.command(epilog=examples("sparse-dip denoise noisy.png --sparsity 0.95 --clean clean.png --out restored.png"))
-def denoise(
-    ctx: typer.Context,
-    noisy: Annotated[
-        Path, typer.Argument(help="The noisy image (PNG, TIFF, JPEG; grayscale or RGB).", metavar="NOISY")
-    ],
-    sparsity: Annotated[
-        float, typer.Option(help="Fraction of weights removed, in [0, 1); 0 is dense DIP.")
-    ] = defaults.SPARSITY,
-    out: Annotated[
-        Path | None,
-        typer.Option(help="Restored image.", show_default="NOISY_denoised.png beside NOISY; .tif for a TIFF"),
-    ] = None,
-    clean: Annotated[Path | None, typer.Option(help="Clean reference: track PSNR and report PSNR/SSIM.")] = None,
-    steps: Annotated[int, typer.Option(help=FIT_STEPS_HELP)] = defaults.FIT_STEPS,
-    stop: Annotated[bool, typer.Option("--stop/--no-stop", help=STOP_HELP)] = True,
-    objective: Annotated[str, typer.Option(help=OBJECTIVE_HELP)] = "mse",
-    sigma: Annotated[
-        float | None, typer.Option(help=SIGMA_HELP, show_default="estimated from the image (wavelet MAD)")
-    ] = None,
-    mask_steps: Annotated[int, typer.Option(help="OES mask-learning steps.")] = defaults.MASK_STEPS,
-    seed: Annotated[int, typer.Option(help="Seed of the weights, input noise and relaxation noise.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    precision: Annotated[
-        str, typer.Option(help="fp32, or bf16 autocast (faster on some CPUs: BENCHMARKS.md).")
-    ] = "fp32",
-    report: Annotated[Path | None, typer.Option(help="JSON report.", show_default="OUT with .json")] = None,
-    mask: Annotated[
-        Path | None, typer.Option(help="Use this mask file (from find-mask) instead of learning one.")
-    ] = None,
-    fresh_init: Annotated[
-        bool,
-        typer.Option("--fresh-init", help="With --mask: new random weights instead of the ones the mask was found on."),
-    ] = False,
-    save_mask: Annotated[Path | None, typer.Option(help="Also write the learned mask to this file.")] = None,
-    checkpoint_every: Annotated[
-        int, typer.Option(help="Save a checkpoint (OUT with .ckpt) every N fit steps; 0: never.")
-    ] = 0,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue from OUT's checkpoint (same image and options).")
-    ] = False,
-) -> None:
-    """Denoise an image: learn a sparse mask of a random generator (OES), then fit its kept weights."""
-    with user_errors():
-        from dataclasses import replace
-
-        from sparse_dip import metrics
-        from sparse_dip.files import write_json
-        from sparse_dip.images import load_image, output_suffix, quantize, save_image
-        from sparse_dip.pruning.mask_file import load_mask
-        from sparse_dip.pruning.mask_file import save_mask as write_mask
-        from sparse_dip.restoration.denoise import DenoiseConfig
-        from sparse_dip.restoration.denoise import denoise as run_denoise
-        from sparse_dip.restoration.fit import DivergedError
-        from sparse_dip.runtime import resolve_device
-
-        if fresh_init and mask is None:
-            raise InputError("--fresh-init needs --mask")
-        if mask is not None and save_mask is not None:
-            raise InputError("--save-mask writes a learned mask; with --mask nothing is learned")
-        given_mask = load_mask(mask) if mask is not None else None
-        if given_mask is not None and (given(ctx, "sparsity") or given(ctx, "mask_steps")):
-            ignored = "--sparsity and --mask-steps are ignored: the mask file sets the sparsity"
-            warnings.warn(ignored, Notice, stacklevel=1)
-        base = DenoiseConfig()
-        try:
-            config = DenoiseConfig(
-                sparsity=base.sparsity if given_mask else sparsity,
-                seed=seed,
-                device=device,
-                objective=objective,
-                sigma=sigma,
-                oes=replace(base.oes, precision=precision, steps=mask_steps),
-                fit=replace(base.fit, precision=precision, steps=steps, stop=base.fit.stop if stop else None),
-            )
-        except ValueError as error:
-            raise InputError(str(error)) from None
-        try:
-            resolve_device(device)
-        except ValueError as error:
-            raise InputError(str(error)) from None
-        source = load_image(noisy)
-        reference = load_image(clean) if clean else None
-        if reference is not None and reference.pixels.shape != source.pixels.shape:
-            raise InputError(
-                f"{clean}: the clean image is {reference.pixels.shape}, the noisy one {source.pixels.shape}"
-            )
-        inputs = [noisy] + ([clean] if clean else []) + ([mask] if mask else [])
-        out = output_path(out or noisy.with_name(f"{noisy.stem}_denoised{output_suffix(noisy)}"), inputs)
-        report = output_path(report or out.with_suffix(".json"), inputs)
-        if save_mask is not None:
-            save_mask = output_path(save_mask, inputs + [out, report])
-        if checkpoint_every < 0:
-            raise InputError(f"--checkpoint-every must be non-negative, got {checkpoint_every}")
-        checkpoint_path = out.with_suffix(".ckpt")
-        state = _load_checkpoint(checkpoint_path) if resume else None
-        learns = given_mask is None and config.sparsity > 0 and state is None
-
-        started = time.perf_counter()
-        with progress_bars() as progress:
-            if learns:  # a dense run, a given mask or a resumed fit has no mask phase
-                mask_task = progress.add_task(f"{config.method} mask", total=config.oes.steps, info="")
-            fit_task = progress.add_task("fit", total=config.fit.steps, info="", start=False)
-
-            def on_mask(step: int, loss: float) -> None:
-                progress.update(mask_task, completed=step, info=f"loss {loss:.4f}")
-
-            def on_fit(step: int, values: dict[str, float]) -> None:
-                progress.start_task(fit_task)
-                info = f"loss {values['loss']:.4f}"
-                if "psnr_ema" in values:
-                    info += f"  PSNR {values['psnr_ema']:.2f} dB"
-                elif "psnr" in values:
-                    info += f"  PSNR {values['psnr']:.2f} dB"
-                progress.update(fit_task, completed=step, info=info)
-
-            try:
-                result = run_denoise(
-                    source.pixels,
-                    config,
-                    clean=None if reference is None else reference.pixels,
-                    on_mask_step=on_mask if learns else None,
-                    on_fit_step=on_fit,
-                    mask=given_mask,
-                    fresh_init=fresh_init,
-                    checkpoint_every=checkpoint_every,
-                    on_checkpoint=lambda s: _save_checkpoint(checkpoint_path, s),
-                    resume=state,
-                )
-            except (KeyboardInterrupt, DivergedError) as error:
-                _stopped(error, checkpoint_path if checkpoint_every else None)
-            run = result.report["fit_steps_run"]
-            progress.update(fit_task, total=run, completed=run)  # a stopped fit ends its bar full
-        save_image(out, result.image, bits=source.bits)
-        summary = {**result.report, "bits": source.bits}
-        if reference is not None:  # scored as written: at the file's bit depth
-            written = quantize(result.image, source.bits)
-            summary.update(psnr=metrics.psnr(written, reference.pixels), ssim=metrics.ssim(written, reference.pixels))
-        if save_mask is not None and result.mask_file is not None:
-            result.mask_file.info["source"]["file"] = str(noisy)
-            write_mask(save_mask, result.mask_file)
-        summary["seconds"] = time.perf_counter() - started
-        summary.update(
-            noisy=str(noisy),
-            clean=str(clean) if clean else None,
-            mask=str(mask) if mask else None,
-            output=str(out),
-            command=sys.argv,
-        )
-        write_json(report, summary)
-        checkpoint_path.unlink(missing_ok=True)
-        line = f"wrote {out} and {report} in {summary['seconds']:.0f} s"
-        if reference is not None:
-            line += f": PSNR {summary['psnr']:.2f} dB (noisy {summary['noisy_psnr']:.2f}), SSIM {summary['ssim']:.3f}"
-        typer.echo(line)
-        if result.report["sigma"] is not None:
-            typer.echo(f"noise level: sigma {result.report['sigma']['value']:.1f} ({result.report['sigma']['source']})")
-        if result.report["stopping"] is not None:
-            typer.echo(f"fit: {result.report['stopping']['reason']}")
-
-
-def _save_checkpoint(path: Path, state: dict) -> None:
-    import torch
-
-    from sparse_dip.files import atomic_path
-
-    with atomic_path(path) as temporary:
-        torch.save(state, temporary)
-
-
-def _load_checkpoint(path: Path) -> dict:
-    """A checkpoint written by :func:`_save_checkpoint`, loaded without running any code."""
-    import pickle
-
-    import torch
-
-    if not path.exists():
-        raise InputError(f"--resume: no checkpoint at {path} (was the run started with --checkpoint-every?)")
-    try:
-        return torch.load(path, weights_only=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as error:
-        raise InputError(f"{path}: unreadable checkpoint ({str(error).splitlines()[0]})") from None
-
-
-def _stopped(stop: BaseException, checkpoint: Path | None) -> None:
-    """One line for a run stopped by Ctrl-C or by a diverging loss, saying what is left."""
-    from sparse_dip.cli_common import fail
-
-    saved = checkpoint is not None and checkpoint.exists()
-    if isinstance(stop, KeyboardInterrupt):
-        hint = f"add --resume to continue from {checkpoint}" if saved else "run the command again to start over"
-        fail(f"interrupted; no output was written ({hint})", 130)
-    kept = f"; the last good checkpoint is kept at {checkpoint}" if saved else ""
-    fail(f"{stop}: stopped, no output was written{kept}")
 
 
 @app.command(
