@@ -34,7 +34,17 @@ SIGMA_HELP = "Noise standard deviation on the 0-255 scale, for --objective sure.
 STOP_HELP = "Stop at the first confirmed minimum of the windowed variance of the outputs (ES-WMV)."
 
 Sparsity = Annotated[float, typer.Option(help="Fraction of weights removed, in [0, 1); 0 is dense DIP.")]
-Out = Annotated[Path | None, typer.Option(help="Restored image.", show_default="IMAGE_<task>.png beside IMAGE")]
+
+
+def _out(argument: str, task: str):
+    default = f"{argument}_{task}.png beside {argument}; .tif for a TIFF"
+    return Annotated[Path | None, typer.Option(help="Restored image.", show_default=default)]
+
+
+OutDenoised = _out("NOISY", "denoised")
+OutInpainted = _out("IMAGE", "inpainted")
+OutUpscaled = _out("IMAGE", "xSCALE")
+OutDeblurred = _out("IMAGE", "deblurred")
 Clean = Annotated[Path | None, typer.Option(help="Clean reference: track PSNR and report PSNR/SSIM.")]
 Steps = Annotated[int, typer.Option(help=FIT_STEPS_HELP)]
 Stop = Annotated[bool, typer.Option("--stop/--no-stop", help=STOP_HELP)]
@@ -71,7 +81,7 @@ def denoise(
         Path, typer.Argument(help="The noisy image (PNG, TIFF, JPEG; grayscale or RGB).", metavar="NOISY")
     ],
     sparsity: Sparsity = defaults.SPARSITY,
-    out: Out = None,
+    out: OutDenoised = None,
     clean: Clean = None,
     steps: Steps = defaults.FIT_STEPS,
     stop: Stop = True,
@@ -106,7 +116,7 @@ def inpaint(
     image: Annotated[Path, typer.Argument(help="The image with missing pixels.", metavar="IMAGE")],
     holes: Annotated[Path, typer.Option(help="Image of the same size whose zero (black) pixels are missing.")],
     sparsity: Sparsity = defaults.SPARSITY,
-    out: Out = None,
+    out: OutInpainted = None,
     clean: Clean = None,
     steps: Steps = defaults.FIT_STEPS,
     stop: Stop = True,
@@ -139,7 +149,7 @@ def superres(
         int, typer.Option(help="Upscaling factor: 2, 3 or 4 (y is x downsampled by Pillow's bicubic).")
     ] = 4,
     sparsity: Sparsity = defaults.SPARSITY,
-    out: Out = None,
+    out: OutUpscaled = None,
     clean: Clean = None,
     steps: Steps = defaults.FIT_STEPS,
     stop: Stop = True,
@@ -173,7 +183,7 @@ def deblur(
         str, typer.Option(help="circular (the image wraps around) or valid (IMAGE is smaller than the sharp image).")
     ] = "circular",
     sparsity: Sparsity = defaults.SPARSITY,
-    out: Out = None,
+    out: OutDeblurred = None,
     clean: Clean = None,
     steps: Steps = defaults.FIT_STEPS,
     stop: Stop = True,
