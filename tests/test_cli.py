@@ -174,7 +174,7 @@ def test_compare_refuses_an_unknown_method(images):
 
 
 def test_an_interrupted_run_resumes_to_the_same_bytes(images, monkeypatch):
-    import sparse_dip.restoration.denoise as pipeline
+    import sparse_dip.restoration.pipeline as pipeline
 
     # CPU: byte-identical reruns are promised there (CUDA kernels need not be deterministic).
     args = ["denoise", str(images / "noisy.png"), "--steps", "20", "--mask-steps", "5", "--seed", "1"]
