@@ -32,10 +32,11 @@ from sparse_dip import metrics
 from sparse_dip.errors import InputError
 from sparse_dip.generators.hourglass import Hourglass, crop, input_noise, padded_size
 from sparse_dip.images import to_tensor
-from sparse_dip.oes import OESConfig, learn_mask
+from sparse_dip.pruning.oes import OESConfig
 from sparse_dip.restoration.classic import classic_denoise
 from sparse_dip.restoration.denoise import DenoiseConfig, denoise
 from sparse_dip.restoration.fit import FitConfig
+from sparse_dip.restoration.masks import learn_generator_mask
 
 SIGMA = 25.0
 DENSE = FitConfig(steps=3000, lr=0.01, ema=0.99)
@@ -127,11 +128,11 @@ def reference_style_steps(model, z, target, density, config: OESConfig, steps: i
 
 
 def our_steps(model, z, target, density, config: OESConfig, steps: int) -> float:
-    """Seconds per OES step of :func:`sparse_dip.oes.learn_mask` (warm-up excluded)."""
+    """Seconds per OES step of :func:`sparse_dip.restoration.masks.learn_generator_mask` (warm-up excluded)."""
 
     def timed(n: int) -> float:
         started = time.perf_counter()
-        learn_mask(model, z, target, density, OESConfig(**{**config.to_dict(), "steps": n}))
+        learn_generator_mask(model, z, target, density, OESConfig(**{**config.to_dict(), "steps": n}))
         return time.perf_counter() - started
 
     timed(2)

@@ -19,10 +19,11 @@ import torch
 from common import table, write_results
 
 from sparse_dip.generators.hourglass import Hourglass, input_noise, padded_size, textbook_forward
-from sparse_dip.oes import OESConfig, learn_mask
 from sparse_dip.pruning.mask import top_k
+from sparse_dip.pruning.oes import OESConfig
 from sparse_dip.pruning.parametrize import apply_mask
 from sparse_dip.restoration.fit import FitConfig, fit
+from sparse_dip.restoration.masks import learn_generator_mask
 
 
 class TextbookOrder(Hourglass):
@@ -72,7 +73,9 @@ def fit_step(side: int, precision: str, channels_last: bool, network: type[Hourg
 
 def mask_step(side: int, precision: str, channels_last: bool, network: type[Hourglass], steps: int) -> float:
     model, z, target = _setup(side, channels_last, network)
-    return _per_step(lambda n: learn_mask(model, z, target, 0.05, OESConfig(steps=n, precision=precision)), steps)
+    return _per_step(
+        lambda n: learn_generator_mask(model, z, target, 0.05, OESConfig(steps=n, precision=precision)), steps
+    )
 
 
 def main() -> int:

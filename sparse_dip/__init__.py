@@ -5,6 +5,8 @@ The main entry points, importable from the package (loaded lazily, so the comman
 
     from sparse_dip import denoise, DenoiseConfig, load_image, add_gaussian_noise
     from sparse_dip import learn_image_mask, save_mask, load_mask   # masks found once, reused
+    from sparse_dip import restore, RestoreConfig, Inpainting, Downsampling, Blur  # y = A(x)
+    from sparse_dip import find, Problem   # the pruning-method registry, for any model
 """
 
 from __future__ import annotations
@@ -23,8 +25,16 @@ _EXPORTS = {
     "load_mask": "sparse_dip.pruning.mask_file",
     "FitConfig": "sparse_dip.restoration.fit",
     "fit": "sparse_dip.restoration.fit",
-    "OESConfig": "sparse_dip.oes",
-    "learn_mask": "sparse_dip.oes",
+    "OESConfig": "sparse_dip.pruning.oes",
+    "learn_mask": "sparse_dip.pruning.oes",
+    "find": "sparse_dip.pruning.methods",
+    "Problem": "sparse_dip.pruning.methods",
+    "restore": "sparse_dip.restoration.pipeline",
+    "RestoreConfig": "sparse_dip.restoration.pipeline",
+    "Identity": "sparse_dip.physics",
+    "Inpainting": "sparse_dip.physics",
+    "Downsampling": "sparse_dip.physics",
+    "Blur": "sparse_dip.physics",
     "Hourglass": "sparse_dip.generators.hourglass",
     "HourglassConfig": "sparse_dip.generators.hourglass",
     "Mask": "sparse_dip.pruning.mask",

@@ -15,7 +15,7 @@ from sparse_dip.cli_common import APP_SETTINGS, examples, output_folder, output_
 from sparse_dip.errors import InputError
 
 classify_app = typer.Typer(
-    help="Prune and train classifiers: SynFlow, SNIP, GraSP, magnitude, random; IMP with rewinding; stability.",
+    help="Prune and train classifiers: OES, SynFlow, SNIP, GraSP, magnitude, random; IMP with rewinding; stability.",
     epilog=examples("sparse-dip classify collapse --model vgg16 --out collapse/"),
     **APP_SETTINGS,
 )
@@ -81,7 +81,7 @@ def _run_record(**fields) -> dict:
 )
 def prune(
     model: ModelOption = "vgg16",
-    method: Annotated[str, typer.Option(help="synflow, snip, grasp, magnitude or random.")] = "synflow",
+    method: Annotated[str, typer.Option(help=f"One of {', '.join(defaults.CLASSIFIER_PRUNING_METHODS)}.")] = "synflow",
     compression: Annotated[float, typer.Option(help="Weights before / weights after (1000: keep 0.1 %).")] = 1000.0,
     scope: Annotated[
         str, typer.Option(help="global (one ranking) or local (the same density in every layer).")
@@ -98,6 +98,9 @@ def prune(
     data_free: Annotated[
         bool, typer.Option("--data-free", help="No data: Gaussian inputs for SNIP/GraSP, 3x32x32.")
     ] = False,
+    mask_steps: Annotated[
+        int, typer.Option(help="OES: mask-learning steps (minibatches of 128 training images).")
+    ] = defaults.MASK_STEPS,
     out: Annotated[Path, typer.Option(help="Mask file.")] = Path("classifier.mask"),
     seed: SeedOption = 0,
 ) -> None:
@@ -107,6 +110,7 @@ def prune(
 
         from sparse_dip.classification.pruning import prune_classifier
         from sparse_dip.pruning.mask_file import MaskFile, save_mask
+        from sparse_dip.pruning.oes import OESConfig
 
         if scope not in ("global", "local"):
             raise InputError(f"--scope must be global or local, got {scope!r}")
@@ -127,6 +131,7 @@ def prune(
                 rounds=iterations,
                 schedule=schedule,
                 seed=seed,
+                oes=OESConfig(steps=mask_steps),
             )
         )
         info = _run_record(
@@ -140,6 +145,7 @@ def prune(
             scope=scope,
             iterations=iterations,
             schedule=schedule,
+            **({"mask_steps": mask_steps} if method == "oes" else {}),
             init_seed=seed,
             density=mask.density,
             seconds=time.perf_counter() - started,

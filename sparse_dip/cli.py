@@ -55,10 +55,9 @@ def compare(
     methods: Annotated[
         str,
         typer.Option(
-            help="Comma-separated: dense, oes, random, magnitude, snip, grasp, synflow, imp; "
-            "references: bm3d, tv, nlmeans, zsn2n."
+            help=f"Comma-separated: dense, {', '.join(defaults.PRUNING_METHODS)}; references: bm3d, tv, nlmeans, zsn2n."
         ),
-    ] = "dense,oes,random,magnitude,snip,grasp,synflow,imp",
+    ] = ",".join(("dense", *defaults.PRUNING_METHODS)),
     sparsity: Annotated[
         float, typer.Option(help="Fraction of weights removed by every mask method, in (0, 1).")
     ] = defaults.SPARSITY,
@@ -216,7 +215,7 @@ def find_mask(
     image: Annotated[Path, typer.Argument(help="The (noisy) image the mask is learned on.", metavar="IMAGE")],
     sparsity: Annotated[float, typer.Option(help="Fraction of weights removed, in (0, 1).")] = defaults.SPARSITY,
     out: Annotated[Path | None, typer.Option(help="Mask file.", show_default="IMAGE.mask beside IMAGE")] = None,
-    method: Annotated[str, typer.Option(help="oes, random, magnitude, snip, grasp, synflow or imp.")] = "oes",
+    method: Annotated[str, typer.Option(help=f"One of {', '.join(defaults.PRUNING_METHODS)}.")] = "oes",
     mask_steps: Annotated[int, typer.Option(help="OES mask-learning steps.")] = defaults.MASK_STEPS,
     imp_steps: Annotated[int, typer.Option(help="Fitting steps per IMP level.")] = defaults.IMP_STEPS,
     seed: Annotated[int, typer.Option(help="Seed of the weights and input noise (stored in the mask file).")] = 0,

@@ -17,7 +17,7 @@ from sparse_dip.errors import InputError
 from sparse_dip.pruning.imp import IMPConfig
 from sparse_dip.pruning.mask_file import load_mask
 from sparse_dip.pruning.parametrize import apply_mask
-from sparse_dip.pruning.prune import make_scorer
+from sparse_dip.pruning.scores import SynFlowScorer
 
 runner = CliRunner()
 FAST = TrainConfig(epochs=6, batch_size=32, lr=0.05, device="cpu")
@@ -34,7 +34,7 @@ def test_synflow_scores_a_resnet_with_batchnorm_everywhere():
     # In train mode a single all-ones input normalises to zero: the reference code's failure.
     model = build_classifier("resnet20")
     names = prunable_names(model)
-    scores = make_scorer("synflow", model, names, example_input=torch.ones(1, 3, 32, 32)).scores()
+    scores = SynFlowScorer(model, names, example_input=torch.ones(1, 3, 32, 32)).scores()
     assert all(float(scores[n].sum()) > 0 for n in names)
     assert model.training  # the model's own mode is untouched
 

@@ -5,7 +5,7 @@ import pytest
 
 from sparse_dip import metrics
 from sparse_dip.errors import InputError
-from sparse_dip.oes import OESConfig
+from sparse_dip.pruning.oes import OESConfig
 from sparse_dip.restoration.classic import classic_denoise, noise_sigma
 from sparse_dip.restoration.compare import check_methods, compare, results_table
 from sparse_dip.restoration.denoise import DenoiseConfig

@@ -3,7 +3,7 @@ import pytest
 
 from sparse_dip import metrics
 from sparse_dip.errors import InputError
-from sparse_dip.oes import OESConfig
+from sparse_dip.pruning.oes import OESConfig
 from sparse_dip.restoration.denoise import DenoiseConfig, denoise
 from sparse_dip.restoration.fit import FitConfig
 

@@ -3,8 +3,9 @@ import torch
 
 from sparse_dip.generators.hourglass import Hourglass, crop, input_noise, padded_size
 from sparse_dip.images import to_tensor
-from sparse_dip.oes import OESConfig, bernoulli_kl, bernoulli_kl_grad, concrete_masked, learn_mask
 from sparse_dip.pruning.mask import maskable_names
+from sparse_dip.pruning.oes import OESConfig, bernoulli_kl, bernoulli_kl_grad, concrete_masked
+from sparse_dip.restoration.masks import learn_generator_mask
 
 
 def test_bernoulli_kl_is_zero_at_the_prior_and_positive_elsewhere():
@@ -39,7 +40,7 @@ def test_oes_lowers_its_loss_and_leaves_the_weights_alone(tiny_config, noisy_rgb
     model, z, target = _problem(tiny_config, noisy_rgb)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     config = OESConfig(steps=150, lr=0.1, precision="fp32")
-    result = learn_mask(model, z, target, density=0.1, config=config, log_every=1)
+    result = learn_generator_mask(model, z, target, density=0.1, config=config, log_every=1)
     losses = [loss for _, loss in result.loss_history]
     # Measured: the last 10 steps average 0.71 of the first 10 (seeds 0-3: 0.71-0.78; without learning,
     # lr 1e-9: 1.00). Moving the target by +-1e-7, as another CPU's float32 rounding might, moves it by 0.005.
@@ -52,7 +53,7 @@ def test_oes_lowers_its_loss_and_leaves_the_weights_alone(tiny_config, noisy_rgb
 @pytest.mark.parametrize("density", [0.05, 0.1, 0.5])
 def test_oes_returns_the_exact_density(tiny_config, noisy_rgb, include, density):
     model, z, target = _problem(tiny_config, noisy_rgb)
-    result = learn_mask(model, z, target, density, OESConfig(steps=5, include=include, precision="fp32"))
+    result = learn_generator_mask(model, z, target, density, OESConfig(steps=5, include=include, precision="fp32"))
     assert result.mask.kept == round(density * result.mask.total)
     assert list(result.mask) == maskable_names(model, include)
     assert all(result.logits[n].shape == result.mask[n].shape for n in result.mask)
@@ -60,7 +61,7 @@ def test_oes_returns_the_exact_density(tiny_config, noisy_rgb, include, density)
 
 def test_oes_mask_beats_a_random_mask_on_the_image_it_was_learned_on(tiny_config, noisy_rgb):
     model, z, target = _problem(tiny_config, noisy_rgb)
-    mask = learn_mask(model, z, target, 0.2, OESConfig(steps=150, precision="fp32")).mask
+    mask = learn_generator_mask(model, z, target, 0.2, OESConfig(steps=150, precision="fp32")).mask
     params = dict(model.named_parameters())
 
     def masked_error(keep):

@@ -4,10 +4,19 @@ import pytest
 import torch
 from torch import nn
 
+from sparse_dip import defaults
 from sparse_dip.generators.hourglass import Hourglass, crop, input_noise, padded_size
 from sparse_dip.pruning.mask import maskable_names
-from sparse_dip.pruning.prune import DEFAULT_ROUNDS, density_schedule, make_scorer, prune
-from sparse_dip.pruning.scores import SCORERS, functional_loss, hessian_gradient_product
+from sparse_dip.pruning.methods import Problem, ScoreConfig, SynFlowConfig, find
+from sparse_dip.pruning.oes import OESConfig
+from sparse_dip.pruning.prune import density_schedule, prune
+from sparse_dip.pruning.scores import (
+    MagnitudeScorer,
+    SNIPScorer,
+    SynFlowScorer,
+    functional_loss,
+    hessian_gradient_product,
+)
 
 
 def _relu_net(widths=(6, 16, 16, 3), seed=0) -> nn.Sequential:
@@ -22,7 +31,7 @@ def test_synflow_scores_are_conserved_layer_by_layer():
     """In a ReLU net every layer's |w * dR/dw| sums to R (Tanaka et al., Theorem 2); scores come divided by R."""
     net = _relu_net()
     names = maskable_names(net)
-    scores = make_scorer("synflow", net, names, example_input=torch.zeros(1, 6)).scores()
+    scores = SynFlowScorer(net, names, example_input=torch.zeros(1, 6)).scores()
     weights = [layer.weight.detach().abs().requires_grad_() for layer in net if isinstance(layer, nn.Linear)]
     x = torch.ones(1, 6, dtype=torch.float64)
     for i, w in enumerate(weights):
@@ -47,7 +56,7 @@ def test_synflow_flow_ignores_biases_and_batchnorm_shifts():
                 module.bias.uniform_(0.5, 1.0)
         net[1].running_mean.uniform_(-1.0, 1.0)
     names = maskable_names(net)
-    scores = make_scorer("synflow", net, names, example_input=torch.zeros(1, 6)).scores()
+    scores = SynFlowScorer(net, names, example_input=torch.zeros(1, 6)).scores()
     sums = [float(scores[n].double().sum()) for n in names]
     # float64 scores rounded once to float32 and summed in float64: ~1e-7 off, well inside 1e-5.
     assert sums == pytest.approx([1.0] * len(names), rel=1e-5)
@@ -59,11 +68,9 @@ def test_iterative_synflow_avoids_the_layer_collapse_of_magnitude_pruning():
     # global magnitude pruning at 1 % keeps only it and empties the two wide layers.
     net = _relu_net((8, 256, 256, 4)).float()
     names = maskable_names(net)
-    magnitude = prune(make_scorer("magnitude", net, names), 0.01)
+    magnitude = prune(MagnitudeScorer(net, names), 0.01)
     assert min(int(magnitude[n].sum()) for n in names) == 0
-    synflow = prune(
-        make_scorer("synflow", net, names, example_input=torch.zeros(1, 8)), 0.01, rounds=DEFAULT_ROUNDS["synflow"]
-    )
+    synflow = prune(SynFlowScorer(net, names, example_input=torch.zeros(1, 8)), 0.01, rounds=defaults.SYNFLOW_ROUNDS)
     assert synflow.kept == magnitude.kept
     assert min(int(synflow[n].sum()) for n in names) > 0
 
@@ -97,7 +104,7 @@ def test_snip_is_the_gradient_times_the_weight():
     x, y = torch.randn(9, 4, dtype=torch.float64), torch.randn(9, 2, dtype=torch.float64)
     names = maskable_names(net)
     loss = functional_loss(net, [x], lambda out: ((out - y) ** 2).mean())
-    scores = make_scorer("snip", net, names, loss=loss).scores()
+    scores = SNIPScorer(net, names, loss=loss).scores()
     ((net(x) - y) ** 2).mean().backward()
     params = dict(net.named_parameters())
     for n in names:
@@ -114,17 +121,22 @@ def _generator_problem(tiny_config):
     return model, z, loss
 
 
-@pytest.mark.parametrize("method", list(SCORERS))
+SCORED = ("random", "magnitude", "snip", "grasp", "synflow", "oes")
+
+
+@pytest.mark.parametrize("method", SCORED)
 @pytest.mark.parametrize("scope", ["global", "layer"])
-def test_every_scorer_gives_an_exact_mask_and_leaves_the_model_alone(tiny_config, method, scope):
+def test_every_method_gives_an_exact_mask_and_leaves_the_model_alone(tiny_config, method, scope):
+    if method == "oes" and scope == "layer":
+        pytest.skip("OES ranks its logits globally")
     model, z, loss = _generator_problem(tiny_config)
     model.train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     names = maskable_names(model)
+    configs = {"synflow": SynFlowConfig(scope=scope, rounds=3), "oes": OESConfig(steps=3)}
 
     def mask(seed=0):
-        scorer = make_scorer(
-            method,
+        problem = Problem(
             model,
             names,
             loss=loss,
@@ -132,7 +144,7 @@ def test_every_scorer_gives_an_exact_mask_and_leaves_the_model_alone(tiny_config
             forward=Hourglass.pre_activation,
             generator=torch.Generator().manual_seed(seed),
         )
-        return prune(scorer, 0.1, rounds=3 if method == "synflow" else 1, scope=scope)
+        return find(method, problem, 0.1, configs.get(method, ScoreConfig(scope=scope)))
 
     first = mask()
     assert list(first) == names
@@ -141,17 +153,17 @@ def test_every_scorer_gives_an_exact_mask_and_leaves_the_model_alone(tiny_config
     else:
         assert all(int(first[n].sum()) == round(0.1 * first[n].numel()) for n in names)
     assert mask() == first
+    parameters = dict(model.named_parameters())
     for k, v in model.state_dict().items():
-        assert torch.equal(v, before[k]), k
+        if method != "oes" or k in parameters:  # OES's forward passes update BatchNorm statistics
+            assert torch.equal(v, before[k]), k
     assert model.training
 
 
 def test_synflow_on_a_batchnorm_network_gives_non_zero_scores(tiny_config):
     model, z, _ = _generator_problem(tiny_config)
     model.train()
-    scores = make_scorer(
-        "synflow", model, maskable_names(model), example_input=z, forward=Hourglass.pre_activation
-    ).scores()
+    scores = SynFlowScorer(model, maskable_names(model), example_input=z, forward=Hourglass.pre_activation).scores()
     assert all(float(s.sum()) > 0 for s in scores.values())
 
 
@@ -164,10 +176,25 @@ def test_density_schedules_end_at_the_target():
         density_schedule(0.1, 0.5, 3)
 
 
-def test_unknown_method_and_missing_inputs_are_errors(tiny_config):
+def test_unknown_method_missing_inputs_and_a_wrong_config_are_errors(tiny_config):
     model, _, _ = _generator_problem(tiny_config)
-    names = maskable_names(model)
+    problem = Problem(model, maskable_names(model))
     with pytest.raises(ValueError, match="unknown"):
-        make_scorer("obd", model, names)
-    with pytest.raises(ValueError, match="loss"):
-        make_scorer("grasp", model, names)
+        find("obd", problem, 0.1)
+    with pytest.raises(ValueError, match="grasp needs loss"):
+        find("grasp", problem, 0.1)
+    with pytest.raises(ValueError, match="imp needs train"):
+        find("imp", problem, 0.1)
+    with pytest.raises(TypeError, match="SynFlowConfig"):
+        find("synflow", problem, 0.1, ScoreConfig())
+    with pytest.raises(ValueError, match="density"):
+        find("magnitude", problem, 0.0)
+
+
+def test_the_registry_and_the_torch_free_names_agree():
+    from sparse_dip.classification.pruning import METHODS as CLASSIFIER_METHODS
+    from sparse_dip.pruning.methods import METHODS
+
+    assert tuple(METHODS) == defaults.PRUNING_METHODS
+    assert CLASSIFIER_METHODS == defaults.CLASSIFIER_PRUNING_METHODS
+    assert all(METHODS[m].summary for m in METHODS)

@@ -78,7 +78,7 @@ def test_the_variance_is_that_of_the_window():
 
 
 def test_a_fit_with_the_rule_stops_early_and_resumes_to_the_same_image(tiny_config, noisy_rgb, clean_rgb):
-    from sparse_dip.oes import OESConfig
+    from sparse_dip.pruning.oes import OESConfig
     from sparse_dip.restoration.denoise import DenoiseConfig, denoise
     from sparse_dip.restoration.fit import FitConfig
 
@@ -108,7 +108,7 @@ def test_a_fit_with_the_rule_stops_early_and_resumes_to_the_same_image(tiny_conf
 def test_a_larger_step_maximum_does_not_change_a_run_that_stopped(tiny_config, noisy_rgb):
     """The constant-rate fit and the rule read only the steps so far: a run that stopped before its
     maximum is the first part of a run with four times the maximum (what quality.py's default4x uses)."""
-    from sparse_dip.oes import OESConfig
+    from sparse_dip.pruning.oes import OESConfig
     from sparse_dip.restoration.denoise import DenoiseConfig, denoise
     from sparse_dip.restoration.fit import FitConfig
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from sparse_dip.errors import InputError
-from sparse_dip.oes import OESConfig
+from sparse_dip.pruning.oes import OESConfig
 from sparse_dip.restoration import sure
 from sparse_dip.restoration.data_loss import data_loss
 from sparse_dip.restoration.denoise import DenoiseConfig, denoise

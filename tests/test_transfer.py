@@ -9,8 +9,8 @@ from sparse_dip.cli import app
 from sparse_dip.errors import InputError
 from sparse_dip.generators.hourglass import HourglassConfig
 from sparse_dip.images import add_gaussian_noise, save_image
-from sparse_dip.oes import OESConfig
 from sparse_dip.pruning.mask_file import load_mask
+from sparse_dip.pruning.oes import OESConfig
 from sparse_dip.restoration.denoise import DenoiseConfig, denoise, learn_image_mask
 from sparse_dip.restoration.fit import FitConfig
 

@@ -1,30 +1,36 @@
 """The shared pruning core applied to classifiers: masks at initialisation and layer collapse.
 
-The scorers are those of :mod:`sparse_dip.pruning.scores`; this module only supplies what a
-classifier needs for them: the prunable weights (every convolution and linear weight), a
-labelled batch and cross-entropy for SNIP and GraSP (GraSP's logits divided by 200, as in its
-code), an input shape for SynFlow. ``compression`` is ``1 / density``, as the SynFlow paper
-counts it.
+The methods are those of the registry (:mod:`sparse_dip.pruning.methods`); this module only
+supplies what a classifier needs for them: the prunable weights (every convolution and linear
+weight), a labelled batch and cross-entropy for SNIP and GraSP (GraSP's logits divided by 200,
+as in its code), minibatches of the training set for OES, an input shape for SynFlow.
+``compression`` is ``1 / density``, as the SynFlow paper counts it.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.func import functional_call
 from torch.nn import functional as F
 
+from sparse_dip import defaults
 from sparse_dip.classification.data import Dataset
 from sparse_dip.pruning.mask import Mask, Scope, maskable_names
-from sparse_dip.pruning.prune import DEFAULT_ROUNDS, Schedule, make_scorer, prune
-from sparse_dip.pruning.scores import functional_loss
+from sparse_dip.pruning.methods import Problem, ScoreConfig, SynFlowConfig, find
+from sparse_dip.pruning.oes import OESConfig
+from sparse_dip.pruning.prune import Schedule
+from sparse_dip.pruning.scores import Loss, functional_loss, preserved
 
-METHODS = ("random", "magnitude", "snip", "grasp", "synflow")
+METHODS = ("random", "magnitude", "snip", "grasp", "synflow", "oes")
+"""The registry's methods that prune a classifier at initialisation (IMP trains: :mod:`lottery`)."""
 GRASP_TEMPERATURE = 200.0
+OES_BATCH = 128
 
 
 def prunable_names(model: nn.Module) -> list[str]:
@@ -49,6 +55,27 @@ def scoring_batch(
     return data.train.images[index], data.train.labels[index]
 
 
+def minibatch_loss(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = OES_BATCH, seed: int = 0
+) -> Loss:
+    """Cross-entropy of the next minibatch of ``(images, labels)`` at the given weights: each call
+    takes the next ``batch_size`` samples of a seeded shuffle, reshuffled after every pass. OES
+    on a classifier minimises this, so its mask is learned from the training set, not one batch
+    (as a supermask is: Zhou et al., 2019; Ramanujan et al., 2020)."""
+    generator = torch.Generator().manual_seed(seed)
+    batch_size = min(batch_size, len(labels))
+    state = {"order": torch.randperm(len(labels), generator=generator), "at": 0}
+
+    def loss(weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        if state["at"] + batch_size > len(labels):
+            state["order"], state["at"] = torch.randperm(len(labels), generator=generator), 0
+        index = state["order"][state["at"] : state["at"] + batch_size].to(images.device)
+        state["at"] += batch_size
+        return F.cross_entropy(functional_call(model, dict(weights), (images[index],)), labels[index])
+
+    return loss
+
+
 def prune_classifier(
     model: nn.Module,
     method: str,
@@ -61,11 +88,14 @@ def prune_classifier(
     rounds: int | None = None,
     schedule: Schedule = "exponential",
     seed: int = 0,
+    oes: OESConfig = OESConfig(),
 ) -> Mask:
-    """A mask keeping ``1 / compression`` of ``model``'s prunable weights, scored by ``method``.
+    """A mask keeping ``1 / compression`` of ``model``'s prunable weights, found by ``method``.
 
-    ``rounds`` defaults to 100 for SynFlow and 1 (one shot) for the others. The model is left
-    as it was (weights, buffers, modes).
+    SNIP and GraSP score one batch (:func:`scoring_batch`); OES learns its mask on minibatches
+    of the training set (:func:`minibatch_loss`; without data, on the Gaussian batch) with
+    ``oes``'s settings; SynFlow needs only the input shape. ``rounds`` defaults to 100 for
+    SynFlow (the others are one shot). The model is left as it was (weights, buffers, modes).
     """
     if method not in METHODS:
         raise ValueError(f"unknown pruning method {method!r}; choose from {', '.join(METHODS)}")
@@ -75,24 +105,29 @@ def prune_classifier(
     if shape is None:
         raise ValueError("give the data or the input shape")
     names = prunable_names(model)
+    if compression == 1.0:
+        return Mask({n: torch.ones_like(p, dtype=torch.bool) for n, p in model.named_parameters() if n in names})
     device = next(model.parameters()).device
     images, labels = scoring_batch(data, shape, data.classes if data is not None else classes, seed=seed)
     images, labels = images.to(device), labels.to(device)
     temperature = GRASP_TEMPERATURE if method == "grasp" else 1.0
     loss = functional_loss(model, [images], lambda logits: F.cross_entropy(logits / temperature, labels))
-    scorer = make_scorer(
-        method,
+    config: object = ScoreConfig(scope=scope)
+    if method == "synflow":
+        config = SynFlowConfig(scope=scope, rounds=rounds or defaults.SYNFLOW_ROUNDS, schedule=schedule)
+    elif method == "oes":
+        config = oes
+        if data is not None:
+            loss = minibatch_loss(model, data.train.images.to(device), data.train.labels.to(device), seed=seed)
+    problem = Problem(
         model,
         names,
         loss=loss,
         example_input=images[:1],
         generator=torch.Generator().manual_seed(seed),
     )
-    if compression == 1.0:
-        return Mask({n: torch.ones_like(p, dtype=torch.bool) for n, p in model.named_parameters() if n in names})
-    return prune(
-        scorer, 1.0 / compression, rounds=rounds or DEFAULT_ROUNDS.get(method, 1), schedule=schedule, scope=scope
-    )
+    with preserved(model):
+        return find(method, problem, 1.0 / compression, config)
 
 
 @dataclass

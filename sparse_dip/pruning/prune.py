@@ -10,19 +10,12 @@ layer collapse; the other scorers are defined one shot (``rounds=1``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Literal
 
-import torch
-from torch import nn
-
-from sparse_dip import defaults
 from sparse_dip.pruning.mask import Mask, Scope, top_k
-from sparse_dip.pruning.scores import SCORERS, Forward, Loss, Scorer
+from sparse_dip.pruning.scores import Scorer
 
 Schedule = Literal["exponential", "linear"]
-
-DEFAULT_ROUNDS = {"synflow": defaults.SYNFLOW_ROUNDS}
 
 
 def density_schedule(start: float, end: float, rounds: int, schedule: Schedule = "exponential") -> list[float]:
@@ -58,29 +51,3 @@ def prune(
         current = top_k(scorer.scores(current), target, scope, previous=current)
     assert current is not None
     return current
-
-
-def make_scorer(
-    method: str,
-    model: nn.Module,
-    names: Sequence[str],
-    *,
-    loss: Loss | None = None,
-    example_input: torch.Tensor | None = None,
-    forward: Forward | None = None,
-    generator: torch.Generator | None = None,
-) -> Scorer:
-    """The scorer registered as ``method``, given what it needs (an error names what is missing)."""
-    if method not in SCORERS:
-        raise ValueError(f"unknown pruning method {method!r}; known: {', '.join(SCORERS)}")
-    if method == "random":
-        return SCORERS[method](model, names, generator=generator or torch.Generator().manual_seed(0))
-    if method in ("snip", "grasp"):
-        if loss is None:
-            raise ValueError(f"{method} needs a loss")
-        return SCORERS[method](model, names, loss=loss)
-    if method == "synflow":
-        if example_input is None:
-            raise ValueError("synflow needs an example input (for its shape)")
-        return SCORERS[method](model, names, example_input=example_input, forward=forward)
-    return SCORERS[method](model, names)

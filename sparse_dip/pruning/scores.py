@@ -210,12 +210,3 @@ class SynFlowScorer(Scorer):
             w.requires_grad_(False)
             w.grad = None
         return scores
-
-
-SCORERS: dict[str, type[Scorer]] = {
-    "random": RandomScorer,
-    "magnitude": MagnitudeScorer,
-    "snip": SNIPScorer,
-    "grasp": GraSPScorer,
-    "synflow": SynFlowScorer,
-}

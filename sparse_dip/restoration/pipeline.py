@@ -31,10 +31,10 @@ from sparse_dip.generators.hourglass import (
     padded_size,
 )
 from sparse_dip.images import to_array, to_tensor
-from sparse_dip.oes import OESConfig
 from sparse_dip.physics import Identity, Operator
 from sparse_dip.pruning.mask import Mask
 from sparse_dip.pruning.mask_file import MaskFile, MaskFileError
+from sparse_dip.pruning.oes import OESConfig
 from sparse_dip.pruning.parametrize import apply_mask
 from sparse_dip.pruning.rescale import rescale_kept_weights
 from sparse_dip.restoration import checkpoint, sure

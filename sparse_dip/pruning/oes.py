@@ -8,39 +8,39 @@ Gumbel-sigmoid) mask is ``m = sigmoid((l + log u - log(1 - u)) / tau)`` with ``u
 The generator runs with ``w * m`` while the weights stay frozen at their initial values, and
 Adam minimises, over the logits only,
 
-    MSE(A(G(z; w * m)), y) + kl * sum_i KL(Bernoulli(sigmoid(l_i)) || Bernoulli(rho))
+    L(w * m) + kl * sum_i KL(Bernoulli(sigmoid(l_i)) || Bernoulli(rho))
 
-with ``rho`` the kept fraction. The hard mask is the global top-k of the logits at exactly the
-requested density (:func:`sparse_dip.pruning.mask.top_k`).
+with ``rho`` the kept fraction and ``L`` any differentiable loss of the weights: for a deep
+image prior the data term ``MSE(A(G(z; w * m)), y)`` (:mod:`sparse_dip.restoration.masks`), for
+a classifier the cross-entropy of a batch (:mod:`sparse_dip.classification.pruning`). The
+hard mask is the global top-k of the logits at exactly the requested density
+(:func:`sparse_dip.pruning.mask.top_k`).
 
 Differences from the reference code (``Avra98/Optimal-Eye-Surgeon``): the relaxation is one
 operation over a flat logit vector with a hand-written gradient (:func:`concrete_masked`), the
 prior's gradient is added in closed form (:func:`bernoulli_kl_grad`), and the masked weights
 enter through ``torch.func.functional_call`` (the reference deep-copies the model every step,
 loops over tensors with a two-class Gumbel-softmax and lets autograd differentiate the KL:
-about 4x slower per step, ``BENCHMARKS.md``); only convolution weights are masked by default (the reference masks every
-parameter, ``include="all"`` does too); ties in the top-k go to the lower index (the reference
-breaks them at random); and the defaults take far fewer, larger steps (Adam lr 0.1 for about a
-thousand steps rather than lr 0.01 for 60,000), measured in ``BENCHMARKS.md``.
+about 4x slower per step, ``BENCHMARKS.md``); only convolution and linear weights are masked
+by default (the reference masks every parameter, ``include="all"`` does too); ties in the
+top-k go to the lower index (the reference breaks them at random); and the defaults take far
+fewer, larger steps (Adam lr 0.1 for about a thousand steps rather than lr 0.01 for 60,000),
+measured in ``BENCHMARKS.md``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 import torch
 from torch import nn
-from torch.func import functional_call
 
 from sparse_dip import defaults
-from sparse_dip.generators.hourglass import crop
-from sparse_dip.physics import Operator
 from sparse_dip.pruning.mask import Mask, maskable_names, top_k
-from sparse_dip.restoration import sure
-from sparse_dip.restoration.data_loss import IDENTITY, data_loss
+from sparse_dip.pruning.scores import Loss
 from sparse_dip.runtime import Precision, autocast, check_precision
 
 
@@ -127,39 +127,40 @@ def concrete_masked(
 
 def learn_mask(
     model: nn.Module,
-    z: torch.Tensor,
-    target: torch.Tensor,
+    loss: Loss,
     density: float,
     config: OESConfig = OESConfig(),
+    *,
+    names: Sequence[str] | None = None,
     generator: torch.Generator | None = None,
     callback: Callable[[int, float], None] | None = None,
     log_every: int = 50,
-    sure_sigma: float | None = None,
-    operator: Operator = IDENTITY,
 ) -> OESResult:
-    """Learn a mask keeping ``density`` of ``model``'s maskable weights, to fit ``target``.
+    """Learn a mask keeping ``density`` of ``model``'s maskable weights ``names`` that minimises ``loss``.
 
-    ``model`` maps ``z`` to an image at least as large as the image ``target`` (``[1, C, h, w]``
-    in ``[0, 1]``) is observed from; its central crop, through ``operator``, is compared with
-    ``target``. The model's parameters are not
-    changed (BatchNorm running statistics are, as in training mode). ``callback(step, loss)``
-    is called every ``log_every`` steps, the only times the loss is read on the host.
-    With ``sure_sigma`` the data term is SURE instead of the MSE and ``z`` must be the
-    observation, perturbed each step as a SURE fit perturbs it (:mod:`sparse_dip.restoration.sure`).
+    ``loss(weights)`` is any differentiable function of the maskable weights ``{name: tensor}``
+    (the rest of the model used as it is), as the score-based methods take
+    (:func:`~sparse_dip.pruning.scores.functional_loss`): a DIP generator's data term
+    (:func:`sparse_dip.restoration.masks.image_loss`) or a classifier's cross-entropy on a
+    batch. It is called once per step, under ``config.precision``'s autocast, with the weights
+    under a fresh relaxed mask; a loss that draws random numbers draws them after the
+    relaxation's, from its own generator or this one. ``names`` default to the weights
+    ``config.include`` selects. The model's parameters are not changed (buffers such as
+    BatchNorm statistics are, as its forward passes change them). ``callback(step, loss)`` is
+    called every ``log_every`` steps, the only times the loss is read on the host.
     """
     if not 0.0 < density <= 1.0:
         raise ValueError(f"density must be in (0, 1], got {density}")
-    names = maskable_names(model, config.include)
+    names = list(names) if names is not None else maskable_names(model, config.include)
     params = dict(model.named_parameters())
     shapes = [params[n].shape for n in names]
     sizes = [params[n].numel() for n in names]
-    device = z.device
     weights = torch.cat([params[n].detach().flatten() for n in names])
+    device = weights.device
     logits = torch.zeros_like(weights, requires_grad=True)
     noise = torch.empty_like(weights)
     optimizer = torch.optim.Adam([logits], lr=config.lr, fused=True)
     generator = generator or torch.Generator(device=device).manual_seed(0)
-    height, width = operator.image_size(*target.shape[-2:])
     losses: list[tuple[int, torch.Tensor]] = []
 
     requires_grad = {n: p.requires_grad for n, p in params.items()}
@@ -170,17 +171,8 @@ def learn_mask(
             noise.uniform_(generator=generator).logit_(eps=1e-6)  # standard logistic noise
             relaxed = concrete_masked(logits, noise, weights, config.temperature)
             masked = {n: w.view(shape) for n, w, shape in zip(names, relaxed.split(sizes), shapes)}
-
-            def forward(batch: torch.Tensor, masked: dict = masked) -> torch.Tensor:
-                with autocast(device, config.precision):
-                    return crop(functional_call(model, masked, (batch,)).float(), height, width)
-
-            inputs = (
-                z
-                if sure_sigma is None
-                else z + sure.INPUT_NOISE * sure_sigma * torch.randn(z.shape, generator=generator, device=device)
-            )
-            fit, _ = data_loss(forward, inputs, target, sure_sigma, generator, operator)
+            with autocast(device, config.precision):
+                fit = loss(masked).float()
             optimizer.zero_grad(set_to_none=True)
             fit.backward()
             # The prior's gradient in closed form (bernoulli_kl_grad), added to the data term's.
