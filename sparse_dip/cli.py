@@ -18,7 +18,7 @@ from sparse_dip import __version__, defaults
 from sparse_dip.classify_cli import classify_app
 from sparse_dip.cli_common import APP_SETTINGS, examples, output_folder, output_path, progress_bars, user_errors
 from sparse_dip.errors import InputError
-from sparse_dip.restore_cli import FIT_STEPS_HELP, STOP_HELP
+from sparse_dip.restore_cli import FIT_STEPS_HELP, STOP_HELP, Boundary, Holes, Kernel, Scale, task_operator
 from sparse_dip.restore_cli import register as register_restoration
 
 app = typer.Typer(
@@ -50,14 +50,22 @@ def _options(
     epilog=examples("sparse-dip compare noisy.png --clean clean.png --methods dense,oes,random,bm3d,tv --out cmp/")
 )
 def compare(
-    noisy: Annotated[Path, typer.Argument(help="The noisy image.", metavar="NOISY")],
+    noisy: Annotated[
+        Path, typer.Argument(help="The observed (noisy, damaged, small or blurred) image.", metavar="IMAGE")
+    ],
     clean: Annotated[Path | None, typer.Option(help="Clean reference: PSNR/SSIM per method and PSNR curves.")] = None,
     methods: Annotated[
         str,
         typer.Option(
-            help=f"Comma-separated: dense, {', '.join(defaults.PRUNING_METHODS)}; references: bm3d, tv, nlmeans, zsn2n."
+            help=f"Comma-separated: dense, {', '.join(defaults.PRUNING_METHODS)}; references: bm3d, tv, nlmeans, "
+            "zsn2n (denoise), biharmonic (inpaint), bicubic (superres), wiener, richardson-lucy (deblur)."
         ),
     ] = ",".join(("dense", *defaults.PRUNING_METHODS)),
+    task: Annotated[str, typer.Option(help="denoise, inpaint, superres or deblur.")] = "denoise",
+    holes: Holes = None,
+    scale: Scale = 4,
+    kernel: Kernel = None,
+    boundary: Boundary = "circular",
     sparsity: Annotated[
         float, typer.Option(help="Fraction of weights removed by every mask method, in (0, 1).")
     ] = defaults.SPARSITY,
@@ -79,23 +87,24 @@ def compare(
         str, typer.Option(help="fp32, or bf16 autocast (faster on some CPUs: BENCHMARKS.md).")
     ] = "fp32",
 ) -> None:
-    """Compare dense DIP, Sparse-DIP with each mask method and classic denoisers on one image."""
+    """Compare dense DIP, Sparse-DIP with each mask method and classic baselines on one image."""
     with user_errors():
         from dataclasses import replace
 
         from sparse_dip import metrics
         from sparse_dip.files import write_json, write_text
         from sparse_dip.images import load_image, output_suffix, save_image
+        from sparse_dip.physics import Identity
         from sparse_dip.plots import image_grid, psnr_curves, save_figure
         from sparse_dip.pruning.imp import IMPConfig, imp_densities
-        from sparse_dip.restoration.classic import CLASSIC
-        from sparse_dip.restoration.compare import check_methods, results_table
+        from sparse_dip.restoration.compare import check_methods, classic_methods, results_table
         from sparse_dip.restoration.compare import compare as run_compare
         from sparse_dip.restoration.denoise import DenoiseConfig
         from sparse_dip.restoration.masks import BaselineConfig
         from sparse_dip.runtime import resolve_device, versions
 
-        names = check_methods([m.strip() for m in methods.split(",") if m.strip()])
+        operator = task_operator(task, holes, scale, kernel, boundary)
+        names = check_methods([m.strip() for m in methods.split(",") if m.strip()], operator)
         if not 0.0 < sparsity < 1.0:
             raise InputError(f"--sparsity must be in (0, 1) for a comparison, got {sparsity}")
         base = DenoiseConfig()
@@ -114,12 +123,16 @@ def compare(
         except ValueError as error:
             raise InputError(str(error)) from None
         source = load_image(noisy)
+        operator.check(*source.pixels.shape)
+        image_shape = (*operator.image_size(*source.pixels.shape[:2]), source.pixels.shape[2])
         reference = load_image(clean) if clean else None
-        if reference is not None and reference.pixels.shape != source.pixels.shape:
+        if reference is not None and reference.pixels.shape != image_shape:
             raise InputError(
-                f"{clean}: the clean image is {reference.pixels.shape}, the noisy one {source.pixels.shape}"
+                f"{clean}: the clean image is {reference.pixels.shape}, the restored one will be {image_shape}"
             )
-        inputs = [noisy] + ([clean] if clean else [])
+        extra = [holes] if task == "inpaint" and holes else []
+        extra += [Path(kernel)] if task == "deblur" and kernel and not kernel.startswith("gaussian:") else []
+        inputs = [noisy, *extra] + ([clean] if clean else [])
         folder = output_folder(out, inputs)
 
         fit_total = config.fit.steps
@@ -128,7 +141,7 @@ def compare(
             tasks: dict[str, tuple] = {}  # name: (task id, total)
 
             def on_method(name: str):
-                if name in CLASSIC:
+                if name in classic_methods(operator):
                     tasks[name] = (progress.add_task(name, total=1, info="running"), 1)
                     return None, None
                 if name == "oes":
@@ -163,9 +176,11 @@ def compare(
                 sigma=None if sigma is None else sigma / 255,
                 on_method=on_method,
                 on_result=on_result,
+                operator=operator,
             )
 
-        noisy_psnr = None if reference is None else metrics.psnr(source.pixels, reference.pixels)
+        denoising = isinstance(operator, Identity)
+        noisy_psnr = None if reference is None or not denoising else metrics.psnr(source.pixels, reference.pixels)
         for name, row in results.items():
             save_image(folder / f"{name}{output_suffix(noisy)}", row.image, bits=source.bits)
         write_json(folder / "results.json", {name: row.summary() for name, row in results.items()})
@@ -175,6 +190,8 @@ def compare(
             {
                 "command": sys.argv,
                 "noisy": str(noisy),
+                "task": task,
+                "operator": operator.to_dict(),
                 "clean": str(clean) if clean else None,
                 "seed": seed,
                 "settings": config.to_dict(),
@@ -187,7 +204,9 @@ def compare(
             },
         )
         tiles = {} if reference is None else {"clean": reference.pixels}
-        tiles["noisy" + ("" if noisy_psnr is None else f" ({noisy_psnr:.2f} dB)")] = source.pixels
+        tiles[("noisy" if denoising else "observed") + ("" if noisy_psnr is None else f" ({noisy_psnr:.2f} dB)")] = (
+            source.pixels
+        )
         for name, row in results.items():
             tiles[name + ("" if row.final_psnr is None else f" ({row.final_psnr:.2f} dB)")] = row.image
         save_figure(image_grid(tiles), folder / "grid.png")
@@ -198,7 +217,8 @@ def compare(
                 if row.history is not None
             }
             levels = {name: row.final_psnr for name, row in results.items() if row.history is None}
-            levels["noisy input"] = noisy_psnr
+            if noisy_psnr is not None:
+                levels["noisy input"] = noisy_psnr
             save_figure(
                 psnr_curves(curves, levels, title=f"{noisy.name}: PSNR against fitting step"),
                 folder / "psnr_curves.png",

@@ -63,6 +63,39 @@ CheckpointEvery = Annotated[int, typer.Option(help="Save a checkpoint (OUT with 
 Resume = Annotated[bool, typer.Option("--resume", help="Continue from OUT's checkpoint (same image and options).")]
 
 
+TASKS = ("denoise", "inpaint", "superres", "deblur")
+Holes = Annotated[
+    Path | None, typer.Option(help="inpaint: image of the same size whose zero (black) pixels are missing.")
+]
+Scale = Annotated[int, typer.Option(help="superres: upscaling factor, 2, 3 or 4 (Pillow's bicubic downsampling).")]
+Kernel = Annotated[
+    str | None, typer.Option(help="deblur: gaussian:SIGMA (pixels), or a .npy file holding a 2-D kernel.")
+]
+Boundary = Annotated[
+    str,
+    typer.Option(help="deblur: circular (the image wraps around) or valid (IMAGE is smaller than the sharp image)."),
+]
+
+
+def task_operator(task: str, holes: Path | None, scale: int, kernel: str | None, boundary: str) -> Operator:
+    """The forward operator of a restoration ``task`` from its command-line options (one-line errors)."""
+    from sparse_dip.physics import Blur, Downsampling, Identity, Inpainting
+
+    if task == "denoise":
+        return Identity()
+    if task == "inpaint":
+        if holes is None:
+            raise InputError("--task inpaint needs --holes MASK.png")
+        return Inpainting.from_image(holes)
+    if task == "superres":
+        return Downsampling(scale)
+    if task == "deblur":
+        if kernel is None:
+            raise InputError("--task deblur needs --kernel gaussian:SIGMA or K.npy")
+        return Blur.parse(kernel, boundary)  # type: ignore[arg-type]
+    raise InputError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the restoration commands to ``app``."""
     app.command(epilog=examples("sparse-dip denoise noisy.png --sparsity 0.95 --clean clean.png --out restored.png"))(

@@ -144,3 +144,32 @@ def test_bad_operator_input_is_one_line_exit_2_and_writes_nothing(folder, row):
     assert lines[0].startswith("sparse-dip: error:") and needle in lines[0], lines[0]
     assert "Traceback" not in result.output
     assert _snapshot(folder) == before
+
+
+def test_compare_with_a_task_runs_its_classic_baseline_beside_the_dip_methods(folder):
+    out = folder / "cmp"
+    args = ["compare", str(folder / "small.png"), "--task", "superres", "--scale", "2", "--methods", "oes,bicubic"]
+    result = runner.invoke(app, [*args, "--clean", str(folder / "clean.png"), "--out", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert set(results) == {"oes", "bicubic"}
+    assert all(np.isfinite(row["final_psnr"]) for row in results.values())
+    assert load_image(out / "oes.png").pixels.shape == (48, 48, 3)
+    assert json.loads((out / "run.json").read_text())["operator"] == {"name": "downsampling", "factor": 2}
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--task", "denoise", "--methods", "bicubic"], "unknown method(s) bicubic"),
+        (["--task", "inpaint", "--methods", "oes"], "needs --holes"),
+        (["--task", "deblur", "--methods", "wiener"], "needs --kernel"),
+        (["--task", "paint", "--methods", "oes"], "--task must be one of"),
+    ],
+)
+def test_compare_refuses_a_method_or_task_it_cannot_run(folder, args, needle):
+    before = _snapshot(folder)
+    result = runner.invoke(app, ["compare", str(folder / "small.png"), *args, "--out", str(folder / "cmp"), *FAST])
+    assert result.exit_code == 2, result.output
+    assert needle in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert _snapshot(folder) == before and not (folder / "cmp").exists()

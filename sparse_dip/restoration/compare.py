@@ -1,10 +1,13 @@
-"""Methods side by side on one noisy image: dense DIP, Sparse-DIP with each mask method, classic denoisers.
+"""Methods side by side on one observation: dense DIP, Sparse-DIP with each mask method, classic baselines.
 
-Every DIP method runs through :func:`~sparse_dip.restoration.denoise.denoise` with the same
-config (seed, so the same initial weights and input noise, and the same fitting settings);
-only the mask differs. Classic denoisers (:mod:`sparse_dip.restoration.classic`) join as
-reference rows. With a clean image, each row has its final PSNR/SSIM and, for DIP methods,
-the best PSNR on the way and its step (an oracle a user does not have).
+Every DIP method runs through :func:`~sparse_dip.restoration.pipeline.restore` with the same
+forward operator and config (seed, so the same initial weights and input noise, and the same
+fitting settings); only the mask differs. The classic methods for that operator join as
+reference rows: denoisers (:mod:`sparse_dip.restoration.classic`) for the identity, biharmonic
+inpainting, bicubic upsampling or Wiener / Richardson-Lucy deconvolution
+(:mod:`sparse_dip.restoration.classic_inverse`) for the others. With a clean image, each row
+has its final PSNR/SSIM and, for DIP methods, the best PSNR on the way and its step (an oracle
+a user does not have).
 """
 
 from __future__ import annotations
@@ -17,13 +20,27 @@ import numpy as np
 
 from sparse_dip import metrics
 from sparse_dip.errors import InputError
+from sparse_dip.physics import Identity, Operator
 from sparse_dip.restoration.classic import CLASSIC, classic_denoise
-from sparse_dip.restoration.denoise import DenoiseConfig, denoise
+from sparse_dip.restoration.classic_inverse import BASELINES, classic_restore
 from sparse_dip.restoration.fit import Callback
 from sparse_dip.restoration.masks import METHODS as MASK_METHODS
+from sparse_dip.restoration.pipeline import RestoreConfig, restore
 
 DIP_METHODS = ("dense", *MASK_METHODS)
 ALL_METHODS = (*DIP_METHODS, *CLASSIC)
+"""The methods of a denoising comparison (other operators: :func:`methods_for`)."""
+IDENTITY = Identity()
+
+
+def classic_methods(operator: Operator = IDENTITY) -> tuple[str, ...]:
+    """The classic reference methods for ``operator``."""
+    return CLASSIC if isinstance(operator, Identity) else tuple(BASELINES.get(operator.name, {}))
+
+
+def methods_for(operator: Operator = IDENTITY) -> tuple[str, ...]:
+    """Every method a comparison can run for ``operator``: the DIP methods and its classic ones."""
+    return (*DIP_METHODS, *classic_methods(operator))
 
 
 @dataclass
@@ -54,11 +71,13 @@ class MethodResult:
         }
 
 
-def check_methods(methods: Sequence[str]) -> list[str]:
+def check_methods(methods: Sequence[str], operator: Operator = IDENTITY) -> list[str]:
     """``methods`` without duplicates, or an :class:`InputError` naming an unknown one."""
-    unknown = [m for m in methods if m not in ALL_METHODS]
+    known = methods_for(operator)
+    unknown = [m for m in methods if m not in known]
     if unknown:
-        raise InputError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(ALL_METHODS)}")
+        task = "" if isinstance(operator, Identity) else f" for {operator.name}"
+        raise InputError(f"unknown method(s){task} {', '.join(unknown)}; choose from {', '.join(known)}")
     if not methods:
         raise InputError("no methods given")
     return list(dict.fromkeys(methods))
@@ -66,20 +85,24 @@ def check_methods(methods: Sequence[str]) -> list[str]:
 
 def run_method(
     method: str,
-    noisy: np.ndarray,
-    config: DenoiseConfig,
+    observed: np.ndarray,
+    config: RestoreConfig,
     clean: np.ndarray | None = None,
     sigma: float | None = None,
     on_mask_step: Callable[[int, float], None] | None = None,
     on_fit_step: Callback | None = None,
+    operator: Operator = IDENTITY,
 ) -> MethodResult:
-    """Run one method of :data:`ALL_METHODS` on ``noisy`` (``H x W x C`` in ``[0, 1]``).
+    """Run one method of :func:`methods_for` ``operator`` on ``observed`` (``h x w x C`` in ``[0, 1]``).
 
     ``sigma`` (on ``[0, 1]``) is given to the classic denoisers; estimated when None.
     """
-    if method in CLASSIC:
+    if method in classic_methods(operator):
         started = time.perf_counter()
-        image = classic_denoise(method, noisy, sigma)
+        if isinstance(operator, Identity):
+            image = classic_denoise(method, observed, sigma)
+        else:
+            image = classic_restore(method, observed, operator)
         seconds = time.perf_counter() - started
         row = MethodResult(method, image, seconds, density=1.0)
         if clean is not None:
@@ -88,7 +111,7 @@ def run_method(
         return row
 
     run_config = replace(config, sparsity=0.0) if method == "dense" else replace(config, method=method)
-    result = denoise(noisy, run_config, clean=clean, on_mask_step=on_mask_step, on_fit_step=on_fit_step)
+    result = restore(observed, operator, run_config, clean=clean, on_mask_step=on_mask_step, on_fit_step=on_fit_step)
     report = result.report
     row = MethodResult(
         method, result.image, report["seconds"], report["density"], history=report["history"], report=report
@@ -100,29 +123,33 @@ def run_method(
 
 
 def compare(
-    noisy: np.ndarray,
+    observed: np.ndarray,
     methods: Sequence[str],
-    config: DenoiseConfig = DenoiseConfig(),
+    config: RestoreConfig = RestoreConfig(),
     clean: np.ndarray | None = None,
     sigma: float | None = None,
     on_method: Callable[[str], tuple[Callable | None, Callback | None]] | None = None,
     on_result: Callable[[str, MethodResult], None] | None = None,
+    operator: Operator = IDENTITY,
 ) -> dict[str, MethodResult]:
-    """Run every method in ``methods`` on ``noisy``.
+    """Run every method in ``methods`` on ``observed``, an observation through ``operator``
+    (a noisy image by default).
 
     ``on_method(name)`` is called before each method and may return its progress callbacks
     ``(on_mask_step, on_fit_step)``; ``on_result(name, row)`` after it.
     """
     results = {}
-    for method in check_methods(methods):
+    for method in check_methods(methods, operator):
         on_mask, on_fit = on_method(method) if on_method is not None else (None, None)
-        results[method] = run_method(method, noisy, config, clean, sigma, on_mask, on_fit)
+        results[method] = run_method(method, observed, config, clean, sigma, on_mask, on_fit, operator)
         if on_result is not None:
             on_result(method, results[method])
     return results
 
 
-def results_table(results: dict[str, MethodResult], noisy_psnr: float | None = None) -> str:
+def results_table(
+    results: dict[str, MethodResult], noisy_psnr: float | None = None, observed_label: str = "noisy input"
+) -> str:
     """The comparison as a Markdown table."""
     lines = [
         "| method | density | final PSNR | best PSNR @ step | final SSIM | seconds |",
@@ -133,7 +160,7 @@ def results_table(results: dict[str, MethodResult], noisy_psnr: float | None = N
         return "-" if value is None else f"{value:.2f}"
 
     if noisy_psnr is not None:
-        lines.append(f"| noisy input | - | {noisy_psnr:.2f} | - | - | - |")
+        lines.append(f"| {observed_label} | - | {noisy_psnr:.2f} | - | - | - |")
     for name, r in results.items():
         best = "-" if r.best_psnr is None else db(r.best_psnr) + (f" @ {r.best_step}" if r.best_step else "")
         ssim = "-" if r.final_ssim is None else f"{r.final_ssim:.3f}"
