@@ -167,12 +167,7 @@ def inpaint(
     """Fill in the missing pixels of an image: fit m * G(z) to the observed ones (y = m * x)."""
     options = _options(locals(), "image", "holes")
 
-    def hole_mask():
-        from sparse_dip.physics import Inpainting
-
-        return Inpainting.from_image(holes)
-
-    _run(ctx, image, "inpainted", hole_mask, extra_inputs=[holes], **options)
+    _run(ctx, image, "inpainted", lambda: task_operator("inpaint", holes, 4, None, ""), extra_inputs=[holes], **options)
 
 
 def superres(
@@ -200,12 +195,7 @@ def superres(
     """Upscale an image by 2, 3 or 4: fit the bicubic downsampling of G(z) to it."""
     options = _options(locals(), "image", "scale")
 
-    def downsampling():
-        from sparse_dip.physics import Downsampling
-
-        return Downsampling(scale)
-
-    _run(ctx, image, f"x{scale}", downsampling, **options)
+    _run(ctx, image, f"x{scale}", lambda: task_operator("superres", None, scale, None, ""), **options)
 
 
 def deblur(
@@ -235,9 +225,7 @@ def deblur(
     options = _options(locals(), "image", "kernel", "boundary")
 
     def blur():
-        from sparse_dip.physics import Blur
-
-        return Blur.parse(kernel, boundary)  # type: ignore[arg-type]
+        return task_operator("deblur", None, 4, kernel, boundary)
 
     extra = [] if kernel.startswith("gaussian:") else [Path(kernel)]
     _run(ctx, image, "deblurred", blur, extra_inputs=extra, **options)
