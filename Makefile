@@ -1,7 +1,7 @@
 # Two commands for a newcomer: `make demo` (the main job) and `make test` (lint, then the tests).
 # Each sets up what is missing first: a virtual environment in .venv, the CPU build of torch,
-# then the package with its test tools. Later runs reuse .venv; editing pyproject.toml
-# reinstalls the package.
+# then the package with its test tools and Ray (the optional extra behind --workers). Later
+# runs reuse .venv; editing pyproject.toml reinstalls the package.
 #
 #   TORCH        the torch requirement installed first (default: torch==2.13.0, the CPU build
 #                on local disk on our machines)
@@ -39,7 +39,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || \
 		$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,ray]"
 	touch $@
 
 clean-venv:

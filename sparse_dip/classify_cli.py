@@ -11,8 +11,9 @@ from typing import Annotated
 import typer
 
 from sparse_dip import defaults
-from sparse_dip.cli_common import APP_SETTINGS, examples, output_folder, output_path, progress_bars, user_errors
+from sparse_dip.cli_common import APP_SETTINGS, examples, progress_bars, user_errors
 from sparse_dip.errors import InputError
+from sparse_dip.files import output_folder, output_path
 
 classify_app = typer.Typer(
     help="Prune and train classifiers: OES, SynFlow, SNIP, GraSP, magnitude, random; IMP with rewinding; stability.",

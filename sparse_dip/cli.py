@@ -15,9 +15,11 @@ from typing import Annotated
 import typer
 
 from sparse_dip import __version__, defaults
+from sparse_dip.batch_cli import register as register_batch
 from sparse_dip.classify_cli import classify_app
-from sparse_dip.cli_common import APP_SETTINGS, examples, output_folder, output_path, progress_bars, user_errors
+from sparse_dip.cli_common import APP_SETTINGS, examples, progress_bars, user_errors
 from sparse_dip.errors import InputError
+from sparse_dip.files import output_folder, output_path
 from sparse_dip.restore_cli import FIT_STEPS_HELP, STOP_HELP, Boundary, Holes, Kernel, Scale, task_operator
 from sparse_dip.restore_cli import register as register_restoration
 
@@ -29,6 +31,7 @@ app = typer.Typer(
 app.add_typer(classify_app, name="classify")
 
 register_restoration(app)
+register_batch(app)
 
 
 def _print_version(value: bool) -> None:

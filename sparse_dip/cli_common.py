@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import tempfile
 import warnings
 from contextlib import contextmanager
-from pathlib import Path
 
 import typer
 
@@ -63,44 +61,6 @@ def user_errors():
         fail("interrupted; no output was written (run the command again to start over)", 130)
     except MemoryError:
         fail("out of memory: try a smaller image or --device cuda")
-
-
-def output_folder(path: Path, inputs: list[Path]) -> Path:
-    """``path`` as an output folder, created if missing; never an input file or an existing file."""
-    for given in inputs:
-        if given.exists() and path.resolve() == given.resolve():
-            raise InputError(f"{path}: refusing to overwrite an input file")
-    if path.exists() and not path.is_dir():
-        raise InputError(f"{path}: exists and is not a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"{path}: cannot create folder ({error.strerror})") from None
-    _check_writable(path)
-    return path
-
-
-def output_path(path: Path, inputs: list[Path]) -> Path:
-    """``path``, once checked not to be an input, with its folder created if missing."""
-    for given in inputs:
-        if given.exists() and path.resolve() == given.resolve():
-            raise InputError(f"{path}: refusing to overwrite an input file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give a file name")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"{path}: cannot create folder {path.parent} ({error.strerror})") from None
-    _check_writable(path.parent)
-    return path
-
-
-def _check_writable(folder: Path) -> None:
-    """Fail now, not after a long run, if nothing can be written in ``folder``."""
-    try:
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as error:
-        raise InputError(f"cannot write in {folder} ({error.strerror or error})") from None
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Writing outputs atomically: a file appears whole or not at all."""
+"""Output paths, checked before a run and written atomically: a file appears whole or not at all."""
 
 from __future__ import annotations
 
@@ -54,3 +54,41 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text``, atomically."""
     with atomic_path(path) as temporary:
         temporary.write_text(text)
+
+
+def output_folder(path: Path, inputs: list[Path]) -> Path:
+    """``path`` as an output folder, created if missing; never an input file or an existing file."""
+    for given in inputs:
+        if given.exists() and path.resolve() == given.resolve():
+            raise InputError(f"{path}: refusing to overwrite an input file")
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path}: exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"{path}: cannot create folder ({error.strerror})") from None
+    _check_writable(path)
+    return path
+
+
+def output_path(path: Path, inputs: list[Path]) -> Path:
+    """``path``, once checked not to be an input, with its folder created if missing."""
+    for given in inputs:
+        if given.exists() and path.resolve() == given.resolve():
+            raise InputError(f"{path}: refusing to overwrite an input file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"{path}: cannot create folder {path.parent} ({error.strerror})") from None
+    _check_writable(path.parent)
+    return path
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail now, not after a long run, if nothing can be written in ``folder``."""
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        raise InputError(f"cannot write in {folder} ({error.strerror or error})") from None

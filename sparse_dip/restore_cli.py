@@ -9,8 +9,6 @@ anything is written.
 
 from __future__ import annotations
 
-import sys
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -18,8 +16,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sparse_dip import defaults
-from sparse_dip.cli_common import examples, given, output_path, progress_bars, user_errors
+from sparse_dip import batch_cli, defaults
+from sparse_dip.cli_common import examples, given, progress_bars, user_errors
 from sparse_dip.errors import InputError, Notice
 
 if TYPE_CHECKING:
@@ -111,7 +109,12 @@ def register(app: typer.Typer) -> None:
 def denoise(
     ctx: typer.Context,
     noisy: Annotated[
-        Path, typer.Argument(help="The noisy image (PNG, TIFF, JPEG; grayscale or RGB).", metavar="NOISY")
+        list[Path],
+        typer.Argument(
+            help="The noisy image (PNG, TIFF, JPEG; grayscale or RGB); with --out-dir, any number of files, "
+            "folders and globs.",
+            metavar="NOISY...",
+        ),
     ],
     sparsity: Sparsity = defaults.SPARSITY,
     out: OutDenoised = None,
@@ -132,16 +135,58 @@ def denoise(
     save_mask: SaveMask = None,
     checkpoint_every: CheckpointEvery = 0,
     resume: Resume = False,
+    out_dir: batch_cli.OutDir = None,
+    share_mask: batch_cli.ShareMask = False,
+    clean_dir: batch_cli.CleanDir = None,
+    workers: batch_cli.Workers = 1,
+    threads: batch_cli.Threads = None,
+    ray_address: batch_cli.RayAddress = None,
 ) -> None:
-    """Denoise an image: learn a sparse mask of a random generator (OES), then fit its kept weights."""
-    options = _options(locals(), "noisy")
+    """Denoise an image, or many: learn a sparse mask of a random generator (OES), then fit its kept weights."""
+    many = ("out_dir", "share_mask", "clean_dir", "workers", "threads", "ray_address")
+    options = _options(locals(), "noisy", "many", *many)
+    if out_dir is None and len(noisy) == 1 and not noisy[0].is_dir():
+        with user_errors():
+            for name in many:
+                if given(ctx, name):
+                    raise InputError(f"--{name.replace('_', '-')} is for many images: add --out-dir DIR")
 
-    def identity():
-        from sparse_dip.physics import Identity
+        def identity():
+            from sparse_dip.physics import Identity
 
-        return Identity()
+            return Identity()
 
-    _run(ctx, noisy, "denoised", identity, **options)
+        _run(ctx, noisy[0], "denoised", identity, **options)
+        return
+    with user_errors():
+        if out_dir is None and len(noisy) == 1:
+            raise InputError(f"{noisy[0]}: is a folder; add --out-dir DIR to denoise every image in it")
+        if out_dir is None:
+            raise InputError("several images need --out-dir DIR for the outputs")
+        for name in ("out", "clean", "report", "save_mask", "checkpoint_every", "resume"):
+            if given(ctx, name):
+                hint = " (use --clean-dir)" if name == "clean" else ""
+                raise InputError(f"--{name.replace('_', '-')} is for one image; not with --out-dir{hint}")
+        if fresh_init and mask is None:
+            raise InputError("--fresh-init needs --mask")
+        from sparse_dip.restoration.pipeline import RestoreConfig
+
+        base = RestoreConfig()
+        config = run_config(
+            base,
+            None if mask is not None else sparsity,
+            seed,
+            device,
+            precision,
+            mask_steps,
+            steps,
+            stop,
+            objective=objective,
+            sigma=sigma,
+        )
+    batch_cli.denoise_many(
+        noisy, out_dir, config, clean_dir, mask, fresh_init, share_mask, workers, threads, ray_address
+    )
 
 
 def inpaint(
@@ -261,155 +306,133 @@ def _run(
     sigma: float | None = None,
     extra_inputs: list[Path] | None = None,
 ) -> None:
-    """Load, check, restore, write: the body every restoration command shares."""
+    """Build the run from the options, restore with progress bars, say what was written."""
     with user_errors():
-        from dataclasses import replace
-
-        from sparse_dip import metrics
-        from sparse_dip.files import write_json
-        from sparse_dip.images import load_image, output_suffix, quantize, save_image
-        from sparse_dip.physics import Identity
-        from sparse_dip.pruning.mask_file import load_mask
-        from sparse_dip.pruning.mask_file import save_mask as write_mask
-        from sparse_dip.restoration import denoise as denoising
+        from sparse_dip.images import output_suffix
+        from sparse_dip.restoration.file_run import FileRun, run_file
         from sparse_dip.restoration.fit import DivergedError
-        from sparse_dip.restoration.pipeline import RestoreConfig, restore
+        from sparse_dip.restoration.pipeline import RestoreConfig
         from sparse_dip.runtime import resolve_device
 
         if fresh_init and mask is None:
             raise InputError("--fresh-init needs --mask")
         if mask is not None and save_mask is not None:
             raise InputError("--save-mask writes a learned mask; with --mask nothing is learned")
-        given_mask = load_mask(mask) if mask is not None else None
-        if given_mask is not None and (given(ctx, "sparsity") or given(ctx, "mask_steps")):
+        if mask is not None and (given(ctx, "sparsity") or given(ctx, "mask_steps")):
             ignored = "--sparsity and --mask-steps are ignored: the mask file sets the sparsity"
             warnings.warn(ignored, Notice, stacklevel=1)
-        base = RestoreConfig()
-        try:
-            config = RestoreConfig(
-                sparsity=base.sparsity if given_mask else sparsity,
-                seed=seed,
-                device=device,
-                objective=objective,
-                sigma=sigma,
-                oes=replace(base.oes, precision=precision, steps=mask_steps),
-                fit=replace(base.fit, precision=precision, steps=steps, stop=base.fit.stop if stop else None),
-            )
-        except ValueError as error:
-            raise InputError(str(error)) from None
+        config = run_config(
+            RestoreConfig(),
+            None if mask is not None else sparsity,
+            seed,
+            device,
+            precision,
+            mask_steps,
+            steps,
+            stop,
+            objective=objective,
+            sigma=sigma,
+        )
         try:
             resolve_device(device)
         except ValueError as error:
             raise InputError(str(error)) from None
-        source = load_image(observed)
         operator = operator_of()
-        height, width, channels = source.pixels.shape
-        operator.check(height, width, channels)
-        image_shape = (*operator.image_size(height, width), channels)
-        reference = load_image(clean) if clean else None
-        if reference is not None and reference.pixels.shape != image_shape:
-            raise InputError(
-                f"{clean}: the clean image is {reference.pixels.shape}, the restored one will be {image_shape}"
-            )
-        inputs = [observed, *(extra_inputs or [])] + ([clean] if clean else []) + ([mask] if mask else [])
-        out = output_path(out or observed.with_name(f"{observed.stem}_{task}{output_suffix(observed)}"), inputs)
-        report = output_path(report or out.with_suffix(".json"), inputs)
-        if save_mask is not None:
-            save_mask = output_path(save_mask, inputs + [out, report])
-        if checkpoint_every < 0:
-            raise InputError(f"--checkpoint-every must be non-negative, got {checkpoint_every}")
-        checkpoint_path = out.with_suffix(".ckpt")
-        state = _load_checkpoint(checkpoint_path) if resume else None
-        learns = given_mask is None and config.sparsity > 0 and state is None
-
-        started = time.perf_counter()
-        with progress_bars() as progress:
-            if learns:  # a dense run, a given mask or a resumed fit has no mask phase
-                mask_task = progress.add_task(f"{config.method} mask", total=config.oes.steps, info="")
-            fit_task = progress.add_task("fit", total=config.fit.steps, info="", start=False)
-
-            def on_mask(step: int, loss: float) -> None:
-                progress.update(mask_task, completed=step, info=f"loss {loss:.4f}")
-
-            def on_fit(step: int, values: dict[str, float]) -> None:
-                progress.start_task(fit_task)
-                info = f"loss {values['loss']:.4f}"
-                if "psnr_ema" in values:
-                    info += f"  PSNR {values['psnr_ema']:.2f} dB"
-                elif "psnr" in values:
-                    info += f"  PSNR {values['psnr']:.2f} dB"
-                progress.update(fit_task, completed=step, info=info)
-
-            common = {
-                "clean": None if reference is None else reference.pixels,
-                "on_mask_step": on_mask if learns else None,
-                "on_fit_step": on_fit,
-                "mask": given_mask,
-                "fresh_init": fresh_init,
-                "checkpoint_every": checkpoint_every,
-                "on_checkpoint": lambda s: _save_checkpoint(checkpoint_path, s),
-                "resume": state,
-            }
-            try:
-                if isinstance(operator, Identity):
-                    result = denoising.denoise(source.pixels, config, **common)
-                else:
-                    result = restore(source.pixels, operator, config, **common)
-            except (KeyboardInterrupt, DivergedError) as error:
-                _stopped(error, checkpoint_path if checkpoint_every else None)
-            run = result.report["fit_steps_run"]
-            progress.update(fit_task, total=run, completed=run)  # a stopped fit ends its bar full
-        save_image(out, result.image, bits=source.bits)
-        summary = {**result.report, "bits": source.bits}
-        if reference is not None:  # scored as written: at the file's bit depth
-            written = quantize(result.image, source.bits)
-            summary.update(psnr=metrics.psnr(written, reference.pixels), ssim=metrics.ssim(written, reference.pixels))
-        if save_mask is not None and result.mask_file is not None:
-            result.mask_file.info["source"]["file"] = str(observed)
-            write_mask(save_mask, result.mask_file)
-        summary["seconds"] = time.perf_counter() - started
-        summary.update(
-            input=str(observed),
-            inputs=[str(p) for p in extra_inputs or []],
-            clean=str(clean) if clean else None,
-            mask=str(mask) if mask else None,
-            output=str(out),
-            command=sys.argv,
+        out = out or observed.with_name(f"{observed.stem}_{task}{output_suffix(observed)}")
+        run = FileRun(
+            observed=observed,
+            operator=operator,
+            config=config,
+            out=out,
+            report=report or out.with_suffix(".json"),
+            clean=clean,
+            mask=mask,
+            fresh_init=fresh_init,
+            save_mask=save_mask,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+            extra_inputs=tuple(extra_inputs or ()),
         )
-        write_json(report, summary)
-        checkpoint_path.unlink(missing_ok=True)
-        line = f"wrote {out} and {report} in {summary['seconds']:.0f} s"
-        if reference is not None:
+        with progress_bars() as progress:
+            bars = RunBars(progress, config)
+            try:
+                summary = run_file(run, bars.on_mask_step, bars.on_fit_step)
+            except (KeyboardInterrupt, DivergedError) as error:
+                _stopped(error, run.checkpoint if checkpoint_every else None)
+            bars.finish(summary["fit_steps_run"])
+        line = f"wrote {summary['output']} and {run.report} in {summary['seconds']:.0f} s"
+        if "psnr" in summary:
             noisy = f" (noisy {summary['noisy_psnr']:.2f})" if "noisy_psnr" in summary else ""
             line += f": PSNR {summary['psnr']:.2f} dB{noisy}, SSIM {summary['ssim']:.3f}"
         typer.echo(line)
-        if result.report["sigma"] is not None:
-            typer.echo(f"noise level: sigma {result.report['sigma']['value']:.1f} ({result.report['sigma']['source']})")
-        if result.report["stopping"] is not None:
-            typer.echo(f"fit: {result.report['stopping']['reason']}")
+        if summary["sigma"] is not None:
+            typer.echo(f"noise level: sigma {summary['sigma']['value']:.1f} ({summary['sigma']['source']})")
+        if summary["stopping"] is not None:
+            typer.echo(f"fit: {summary['stopping']['reason']}")
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
-    import torch
+def run_config(
+    base,
+    sparsity: float | None,
+    seed: int,
+    device: str,
+    precision: str,
+    mask_steps: int,
+    steps: int,
+    stop: bool,
+    **changes,
+):
+    """``base`` (a :class:`~sparse_dip.restoration.pipeline.RestoreConfig`) with the command-line
+    options applied; ``sparsity`` None keeps the base's (a mask file sets it). One-line errors."""
+    from dataclasses import replace
 
-    from sparse_dip.files import atomic_path
-
-    with atomic_path(path) as temporary:
-        torch.save(state, temporary)
-
-
-def _load_checkpoint(path: Path) -> dict:
-    """A checkpoint written by :func:`_save_checkpoint`, loaded without running any code."""
-    import pickle
-
-    import torch
-
-    if not path.exists():
-        raise InputError(f"--resume: no checkpoint at {path} (was the run started with --checkpoint-every?)")
     try:
-        return torch.load(path, weights_only=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as error:
-        raise InputError(f"{path}: unreadable checkpoint ({str(error).splitlines()[0]})") from None
+        return replace(
+            base,
+            sparsity=base.sparsity if sparsity is None else sparsity,
+            seed=seed,
+            device=device,
+            oes=replace(base.oes, precision=precision, steps=mask_steps),
+            fit=replace(base.fit, precision=precision, steps=steps, stop=base.fit.stop if stop else None),
+            **changes,
+        )
+    except ValueError as error:
+        raise InputError(str(error)) from None
+
+
+class RunBars:
+    """Progress bars of one run, created as its phases start: the mask search, then the fit."""
+
+    def __init__(self, progress, config, prefix: str = "") -> None:
+        self.progress, self.config, self.prefix = progress, config, prefix
+        self.mask_task = self.fit_task = None
+
+    def on_mask_step(self, step: int, loss: float) -> None:
+        if self.mask_task is None:
+            self.mask_task = self.progress.add_task(
+                f"{self.prefix}{self.config.method} mask", total=self.config.oes.steps, info=""
+            )
+        self.progress.update(self.mask_task, completed=step, info=f"loss {loss:.4f}")
+
+    def on_fit_step(self, step: int, values: dict[str, float]) -> None:
+        if self.fit_task is None:
+            self.fit_task = self.progress.add_task(f"{self.prefix}fit", total=self.config.fit.steps, info="")
+        info = f"loss {values['loss']:.4f}"
+        if "psnr_ema" in values:
+            info += f"  PSNR {values['psnr_ema']:.2f} dB"
+        elif "psnr" in values:
+            info += f"  PSNR {values['psnr']:.2f} dB"
+        self.progress.update(self.fit_task, completed=step, info=info)
+
+    def finish(self, steps_run: int) -> None:
+        """End the fit's bar full (a stopped fit ran fewer steps than its maximum)."""
+        if self.fit_task is not None:
+            self.progress.update(self.fit_task, total=steps_run, completed=steps_run)
+
+    def remove(self) -> None:
+        for task in (self.mask_task, self.fit_task):
+            if task is not None:
+                self.progress.remove_task(task)
 
 
 def _stopped(stop: BaseException, checkpoint: Path | None) -> None:

@@ -88,21 +88,22 @@ def test_denoise_help_shows_the_defaults_the_code_uses():
     assert "[default: (OUT with .json)]" in lines["--report"]
     # Every option that takes a value and has a default shows it; flags and optional files do not have one.
     without_default = {"--clean", "--mask", "--save-mask", "--fresh-init", "--resume", "--help"}
+    without_default |= {"--out-dir", "--clean-dir", "--ray-address", "--share-mask"}  # many images
     for name, line in lines.items():
         assert ("[default:" in line) == (name not in without_default), (name, line)
 
 
 def test_steps_and_the_stopping_rule_reach_the_config(tmp_path, monkeypatch):
     """``--steps`` sets the maximum; ``--no-stop`` turns the stopping rule off."""
-    from sparse_dip.restoration import denoise as pipeline
+    from sparse_dip.restoration import file_run as pipeline
 
     seen = []
 
-    def record(pixels, config, **kwargs):
+    def record(pixels, operator, config, **kwargs):
         seen.append((config.fit.steps, config.fit.stop is not None))
         raise KeyboardInterrupt  # stop before any work
 
-    monkeypatch.setattr(pipeline, "denoise", record)
+    monkeypatch.setattr(pipeline, "restore", record)
     import numpy as np
     from PIL import Image
 

@@ -8,10 +8,14 @@ mask and where it came from, and the fitting loop's own state (:func:`sparse_dip
 from __future__ import annotations
 
 import hashlib
+import pickle
+from pathlib import Path
 
 import numpy as np
+import torch
 
 from sparse_dip.errors import InputError
+from sparse_dip.files import atomic_path
 
 FORMAT = 1
 
@@ -32,3 +36,19 @@ def check_resumable(state: dict, settings: dict, operator: dict, image_hash: str
     if state.get("settings") != settings:
         changed = sorted(k for k, v in settings.items() if state.get("settings", {}).get(k) != v)
         raise InputError(f"the checkpoint was made with other settings ({', '.join(changed)}); start over")
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write a checkpoint atomically (a crash while saving keeps the previous one)."""
+    with atomic_path(path) as temporary:
+        torch.save(state, temporary)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint written by :func:`save_checkpoint`, loaded without running any code."""
+    if not path.exists():
+        raise InputError(f"--resume: no checkpoint at {path} (was the run started with --checkpoint-every?)")
+    try:
+        return torch.load(path, weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as error:
+        raise InputError(f"{path}: unreadable checkpoint ({str(error).splitlines()[0]})") from None

@@ -1,0 +1,187 @@
+"""Many images: what one shared mask buys over a mask per image, and what a second worker buys.
+
+    python benchmarks/batch.py                  # both parts, 8 images of 256x256, sigma 25
+    python benchmarks/batch.py --part workers   # only the workers' throughput
+
+The folder: the central 256x256 crops of pepper, baboon, barbara and F16 and the Set12 images
+01-04 (256x256 already), Gaussian noise of std 25 (seeded, rounded to 8 bits), from
+``../shared/data/images`` (skipped cleanly when absent).
+
+- ``masks``: the folder denoised with the defaults as ``sparse-dip denoise DIR --out-dir OUT``
+  (one OES mask per image) and as ``... --share-mask`` (one mask, learned on the first image,
+  for all eight): total wall time and mean PSNR of each.
+- ``workers``: the same folder with the shared mask, ``--workers 1 --threads 1`` in-process
+  against ``--workers 2 --threads 1`` on a local Ray runtime (started and stopped inside the
+  timing), each fit ``--parallel-steps`` steps without the stopping rule so that both do the
+  same work: the ratio of wall times. This is throughput, not quality.
+
+Each part's row is written as it finishes to ``benchmarks/results/batch.json`` and a rerun
+skips finished parts; the images' outputs go to ``benchmarks/results/cache/batch/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import time
+from dataclasses import replace
+
+from common import RESULTS, central_crop, noisy_copy, shared_image, table, write_results
+
+from sparse_dip.batch.folder import learn_shared_mask, plan, run_batch
+from sparse_dip.images import save_image
+from sparse_dip.restoration.pipeline import RestoreConfig
+
+IMAGES = ("pepper", "baboon", "barbara", "F16", "set12_01", "set12_02", "set12_03", "set12_04")
+WORK = RESULTS / "cache" / "batch"
+
+
+def make_folder(sigma: float) -> tuple[list, int]:
+    """Write the noisy and clean crops; return the noisy paths and how many images were found."""
+    noisy_dir, clean_dir = WORK / "noisy", WORK / "clean"
+    noisy_dir.mkdir(parents=True, exist_ok=True)
+    clean_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, name in enumerate(IMAGES):
+        pixels = shared_image(name)
+        if pixels is None:
+            continue
+        clean = central_crop(pixels, 256)
+        if not (noisy_dir / f"{name}.png").exists():
+            save_image(clean_dir / f"{name}.png", clean)
+            save_image(noisy_dir / f"{name}.png", noisy_copy(clean, sigma, seed=i))
+        paths.append(noisy_dir / f"{name}.png")
+    return paths, len(paths)
+
+
+def timed_batch(runs, **options) -> tuple[float, list]:
+    started = time.perf_counter()
+    outcomes = run_batch(runs, **options)
+    return time.perf_counter() - started, outcomes
+
+
+def masks_part(paths, config: RestoreConfig) -> dict:
+    """One mask per image against one shared mask: wall time and PSNR."""
+    clean_dir = WORK / "clean"
+    row = {}
+    each_dir = WORK / "each"
+    shutil.rmtree(each_dir, ignore_errors=True)
+    seconds, outcomes = timed_batch(plan(paths, each_dir, config, clean_dir))
+    row["each"] = {"seconds": seconds, "psnr": {o.image.split("/")[-1]: o.psnr for o in outcomes}}
+    print(f"one mask per image: {seconds:.0f} s", flush=True)
+
+    shared_dir = WORK / "shared"
+    shutil.rmtree(shared_dir, ignore_errors=True)
+    shared_dir.mkdir(parents=True)
+    started = time.perf_counter()
+    mask, _ = learn_shared_mask(plan(paths, shared_dir, config, clean_dir), shared_dir, config)
+    mask_seconds = time.perf_counter() - started
+    fit_seconds, outcomes = timed_batch(plan(paths, shared_dir, config, clean_dir, mask=mask))
+    row["shared"] = {
+        "seconds": mask_seconds + fit_seconds,
+        "mask_seconds": mask_seconds,
+        "psnr": {o.image.split("/")[-1]: o.psnr for o in outcomes},
+    }
+    print(f"shared mask: {mask_seconds + fit_seconds:.0f} s", flush=True)
+    return row
+
+
+def workers_part(paths, config: RestoreConfig, steps: int) -> dict:
+    """In-process with one thread against two Ray workers with one thread each, same fits."""
+    mask_dir = WORK / "workers_mask"
+    mask_dir.mkdir(parents=True, exist_ok=True)
+    mask, _ = learn_shared_mask(plan(paths, mask_dir, config), mask_dir, config)
+    fixed = replace(config, fit=replace(config.fit, steps=steps, stop=None))
+    row = {"steps": steps}
+    for workers in (1, 2):
+        out = WORK / f"workers{workers}"
+        shutil.rmtree(out, ignore_errors=True)
+        seconds, outcomes = timed_batch(plan(paths, out, fixed, mask=mask), workers=workers, threads=1)
+        failed = [o.reason for o in outcomes if o.status != "done"]
+        if failed:
+            raise SystemExit(f"workers={workers}: {failed[0]}")
+        row[f"workers{workers}"] = {"seconds": seconds}
+        print(f"--workers {workers} --threads 1: {seconds:.0f} s", flush=True)
+    same = all((WORK / "workers1" / p.name).read_bytes() == (WORK / "workers2" / p.name).read_bytes() for p in paths)
+    row["identical_outputs"] = same
+    row["ratio"] = row["workers1"]["seconds"] / row["workers2"]["seconds"]
+    return row
+
+
+def report(rows: dict, count: int) -> str:
+    lines = [f"## Many images: {count} noisy 256x256 images, sigma 25, the defaults\n"]
+    if "masks" in rows:
+        m = rows["masks"]
+        mean_each = statistics.mean(m["each"]["psnr"].values())
+        mean_shared = statistics.mean(m["shared"]["psnr"].values())
+        gaps = [m["shared"]["psnr"][k] - v for k, v in m["each"]["psnr"].items()]
+        lines.append(
+            table(
+                ["run", "wall seconds", "mean PSNR", "worst PSNR gap to own mask"],
+                [
+                    ["one OES mask per image", m["each"]["seconds"], mean_each, "-"],
+                    [
+                        f"--share-mask (mask search {m['shared']['mask_seconds']:.0f} s)",
+                        m["shared"]["seconds"],
+                        mean_shared,
+                        f"{min(gaps):+.2f}",
+                    ],
+                ],
+            )
+        )
+        lines.append(
+            f"\nShared mask: {m['each']['seconds'] / m['shared']['seconds']:.2f}x faster in total, "
+            f"mean PSNR {mean_shared - mean_each:+.2f} dB.\n"
+        )
+        body = [[k, v, m["shared"]["psnr"][k], m["shared"]["psnr"][k] - v] for k, v in m["each"]["psnr"].items()]
+        lines.append(table(["image", "own mask", "shared mask", "difference"], body))
+    if "workers" in rows:
+        w = rows["workers"]
+        lines.append(
+            f"\n### Workers: {count} images, shared mask, {w['steps']} fit steps each, 1 torch thread per worker\n"
+        )
+        lines.append(
+            table(
+                ["executor", "wall seconds"],
+                [
+                    ["--workers 1 (in-process)", w["workers1"]["seconds"]],
+                    ["--workers 2 (local Ray, start-up included)", w["workers2"]["seconds"]],
+                ],
+            )
+        )
+        lines.append(
+            f"\n`--workers 2` against `--workers 1`: {w['ratio']:.2f}x; outputs byte-identical: "
+            f"{'yes' if w['identical_outputs'] else 'NO'}.\n"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("masks", "workers", "all"), default="all")
+    parser.add_argument("--parallel-steps", type=int, default=300, help="fit steps per image in the workers part")
+    parser.add_argument("--sigma", type=float, default=25.0)
+    args = parser.parse_args()
+    paths, count = make_folder(args.sigma)
+    if count == 0:
+        print("skipped: no shared images in ../shared/data/images")
+        return 0
+    stored = RESULTS / "batch.json"
+    rows = json.loads(stored.read_text())["rows"] if stored.exists() else {}
+    config = RestoreConfig()
+    parts = ("masks", "workers") if args.part == "all" else (args.part,)
+    for part in parts:
+        if part in rows:
+            print(f"{part}: already measured (delete benchmarks/results/batch.json to redo)")
+            continue
+        rows[part] = masks_part(paths, config) if part == "masks" else workers_part(paths, config, args.parallel_steps)
+        write_results("batch", report(rows, count), {"images": IMAGES[:count], "sigma": args.sigma, "rows": rows})
+    print(report(rows, count))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Running many file runs: in this process one after another, or as Ray tasks.
+
+Each image is one task (:func:`attempt`), which never raises for its input: a bad file comes
+back as a ``failed`` outcome with its one-line reason, so it costs no other image and Ray does
+not retry it. A task whose worker process dies (killed, out of memory) is retried by Ray up to
+:data:`MAX_RETRIES` times; outputs are written atomically, so a retried image is whole.
+Outcomes are yielded as tasks finish. With ``workers`` local processes each task gets
+``threads`` torch threads (by default the cores divided among the workers, so N tasks do not
+oversubscribe the CPU); with ``address`` the tasks go to a running Ray cluster
+(``ray start --head`` prints the address), each asking for its CPUs, or a GPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from sparse_dip.errors import InputError
+from sparse_dip.restoration.file_run import FileRun, is_done, run_file
+
+MAX_RETRIES = 2
+"""Times Ray reruns a task whose worker process died (a failure of its input is not retried)."""
+
+RAY_HINT = 'more than one worker runs on Ray: pip install -e ".[ray]" (or pip install ray)'
+
+
+@dataclass
+class Outcome:
+    """What became of one image: ``status`` is ``done``, ``skipped`` (an earlier run with the
+    same settings wrote it) or ``failed`` (``reason``, one line)."""
+
+    image: str
+    output: str
+    status: str
+    reason: str = ""
+    size: str = ""
+    seconds: float | None = None
+    psnr: float | None = None
+    ssim: float | None = None
+    labels: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_report(cls, run: FileRun, report: dict, status: str) -> Outcome:
+        image = report.get("image", {})
+        return cls(
+            image=str(run.observed),
+            output=str(run.out),
+            status=status,
+            size=f"{image.get('height')}x{image.get('width')}x{image.get('channels')}",
+            seconds=report.get("seconds"),
+            psnr=report.get("psnr"),
+            ssim=report.get("ssim"),
+            labels=run.labels,
+        )
+
+    @classmethod
+    def failed(cls, run: FileRun, reason: str) -> Outcome:
+        return cls(str(run.observed), str(run.out), "failed", reason=reason.splitlines()[0], labels=run.labels)
+
+
+Task = Callable[..., Outcome]
+
+
+def attempt(
+    run: FileRun,
+    threads: int | None = None,
+    on_mask_step: Callable[[int, float], None] | None = None,
+    on_fit_step: Callable[[int, dict], None] | None = None,
+) -> Outcome:
+    """Run one image with ``threads`` torch threads; any failure of its own becomes its outcome."""
+    import torch
+
+    from sparse_dip.restoration.fit import DivergedError
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return Outcome.from_report(run, run_file(run, on_mask_step, on_fit_step), "done")
+    except (InputError, DivergedError) as error:
+        return Outcome.failed(run, str(error))
+    except MemoryError:
+        return Outcome.failed(run, "out of memory: try a smaller image or --device cuda")
+    except Exception as error:  # a file no reader expected: its row says so, the batch goes on
+        return Outcome.failed(run, f"{type(error).__name__}: {error}")
+
+
+def default_threads(workers: int) -> int:
+    """Torch threads per task: the cores shared among ``workers`` tasks, at least one."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def skipped(runs: Sequence[FileRun]) -> tuple[list[Outcome], list[FileRun]]:
+    """The runs an earlier run already finished with the same settings (as outcomes), and the rest."""
+    done, todo = [], []
+    for run in runs:
+        report = is_done(run)
+        if report is not None:
+            done.append(Outcome.from_report(run, report, "skipped"))
+        else:
+            todo.append(run)
+    return done, todo
+
+
+def run_in_process(
+    runs: Sequence[FileRun],
+    threads: int | None = None,
+    bars: Callable[[FileRun], object] | None = None,
+    task: Task = attempt,
+) -> Iterator[Outcome]:
+    """Run each image here, one after another; ``bars(run)`` gives it progress callbacks
+    (an object with ``on_mask_step``, ``on_fit_step`` and ``remove``)."""
+    for run in runs:
+        listener = bars(run) if bars is not None else None
+        try:
+            if listener is None:
+                yield task(run, threads)
+            else:
+                yield task(run, threads, listener.on_mask_step, listener.on_fit_step)
+        finally:
+            if listener is not None:
+                listener.remove()
+
+
+def run_on_ray(
+    runs: Sequence[FileRun],
+    workers: int,
+    threads: int | None = None,
+    address: str | None = None,
+    gpus: float = 0,
+    task: Task = attempt,
+) -> Iterator[Outcome]:
+    """Run each image as a Ray task: on ``workers`` local processes, or on the cluster at
+    ``address``; outcomes come back as tasks finish."""
+    try:
+        import ray
+    except ImportError:
+        raise InputError(RAY_HINT) from None
+    threads = threads or (default_threads(workers) if address is None else 1)
+    started_here = not ray.is_initialized()
+    if started_here:
+        options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+        try:
+            if address is None:
+                ray.init(num_cpus=workers * threads, **options)
+            else:
+                ray.init(address=address, **options)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise InputError(f"cannot start Ray{f' at {address}' if address else ''}: {error}") from None
+    remote = ray.remote(task).options(num_cpus=threads, num_gpus=gpus, max_retries=MAX_RETRIES, retry_exceptions=False)
+    pending = {remote.remote(run, threads): run for run in runs}
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            run = pending.pop(ready[0])
+            try:
+                yield ray.get(ready[0])
+            except ray.exceptions.RayError as error:
+                lines = [line for line in str(error).splitlines() if line.strip()]
+                why = lines[-1].strip() if lines else type(error).__name__
+                if isinstance(error, ray.exceptions.RayTaskError):
+                    yield Outcome.failed(run, f"the task failed: {why}")
+                else:
+                    yield Outcome.failed(run, f"worker lost after {MAX_RETRIES} retries: {why}")
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        if started_here:
+            ray.shutdown()

@@ -1,0 +1,137 @@
+"""Denoising many images in one call: plan the runs, share one mask, run them, keep a summary.
+
+``plan`` turns input images into :class:`~sparse_dip.restoration.file_run.FileRun` s writing
+into one folder; ``learn_shared_mask`` learns one OES mask on the first image that takes one
+(or reuses the one an earlier call learned there with the same settings), so N images cost one
+mask search and N fits, the transfer ``BENCHMARKS.md`` measures; ``run_batch`` skips images an
+earlier call finished with the same settings, runs the rest in-process or on Ray
+(:mod:`sparse_dip.batch.executor`) and rewrites the summary as each one ends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sparse_dip.batch.executor import Outcome, Task, attempt, run_in_process, run_on_ray, skipped
+from sparse_dip.batch.inputs import check_outputs, clean_for, output_for
+from sparse_dip.errors import InputError
+from sparse_dip.images import load_image
+from sparse_dip.physics import Identity
+from sparse_dip.pruning.mask_file import MaskFileError, load_mask, save_mask
+from sparse_dip.restoration.checkpoint import fingerprint
+from sparse_dip.restoration.file_run import FileRun
+from sparse_dip.restoration.pipeline import RestoreConfig, learn_mask_for
+
+SHARED_MASK = "shared.mask"
+"""The file name of the mask ``--share-mask`` learns, in the output folder."""
+
+
+def plan(
+    images: Sequence[Path],
+    out_dir: Path,
+    config: RestoreConfig,
+    clean_dir: Path | None = None,
+    mask: Path | None = None,
+    fresh_init: bool = False,
+    labels: dict | None = None,
+) -> list[FileRun]:
+    """One denoising run per image, each writing its own name (and ``.json`` report) in ``out_dir``."""
+    outputs = [output_for(image, out_dir) for image in images]
+    check_outputs(images, outputs)
+    return [
+        FileRun(
+            observed=image.absolute(),
+            operator=Identity(),
+            config=config,
+            out=out.absolute(),
+            report=out.with_suffix(".json").absolute(),
+            clean=None if (c := clean_for(image, clean_dir)) is None else c.absolute(),
+            mask=None if mask is None else mask.absolute(),
+            fresh_init=fresh_init,
+            labels=dict(labels or {}),
+        )
+        for image, out in zip(images, outputs)
+    ]
+
+
+def _mask_settings(config: RestoreConfig) -> str:
+    settings = config.to_dict()
+    kept = {k: settings[k] for k in ("sparsity", "method", "seed", "oes", "baseline", "fit", "mask_side", "mask_view")}
+    return json.dumps(kept, sort_keys=True, default=str)
+
+
+def _stored_settings(info: dict) -> str:
+    kept = {"sparsity": info.get("sparsity"), **info.get("settings", {})}
+    return json.dumps(kept, sort_keys=True, default=str)
+
+
+def learn_shared_mask(
+    runs: Sequence[FileRun],
+    out_dir: Path,
+    config: RestoreConfig,
+    on_mask_step: Callable[[int, float], None] | None = None,
+) -> tuple[Path, bool]:
+    """The mask file every run of a ``--share-mask`` batch fits with, and whether it was learned now.
+
+    It is learned on the first image that is readable and large enough; a mask an earlier call
+    left in ``out_dir`` is reused when it was learned on that image with the same settings.
+    """
+    path = out_dir / SHARED_MASK
+    for run in runs:
+        try:
+            pixels = load_image(run.observed).pixels
+        except InputError:
+            continue
+        if path.exists():
+            try:
+                stored = load_mask(path)
+            except MaskFileError:
+                stored = None
+            if (
+                stored is not None
+                and stored.info.get("source", {}).get("sha256") == fingerprint(pixels)
+                and _stored_settings(stored.info) == _mask_settings(config)
+            ):
+                return path, False
+        try:
+            mask_file = learn_mask_for(pixels, Identity(), config, on_mask_step)
+        except InputError:
+            continue
+        mask_file.info["source"]["file"] = str(run.observed)
+        save_mask(path, mask_file)
+        return path, True
+    raise InputError("no image could have a mask learned on it (every input failed to load or is too small)")
+
+
+def run_batch(
+    runs: Sequence[FileRun],
+    workers: int = 1,
+    threads: int | None = None,
+    address: str | None = None,
+    gpus: float = 0,
+    bars: Callable[[FileRun], object] | None = None,
+    on_outcome: Callable[[Outcome, list[Outcome]], None] | None = None,
+    task: Task = attempt,
+) -> list[Outcome]:
+    """Run ``runs`` (skipping those already done), calling ``on_outcome(outcome, so_far)`` as each
+    ends (``so_far`` in input order); return every outcome in input order."""
+    done, todo = skipped(runs)
+    by_output: dict[str, Outcome] = {o.output: o for o in done}
+
+    def so_far() -> list[Outcome]:
+        return [by_output[str(r.out)] for r in runs if str(r.out) in by_output]
+
+    for outcome in done:
+        if on_outcome is not None:
+            on_outcome(outcome, so_far())
+    if workers == 1 and address is None:
+        outcomes = run_in_process(todo, threads, bars, task)
+    else:
+        outcomes = run_on_ray(todo, workers, threads, address, gpus, task)
+    for outcome in outcomes:
+        by_output[outcome.output] = outcome
+        if on_outcome is not None:
+            on_outcome(outcome, so_far())
+    return so_far()

@@ -1,0 +1,215 @@
+"""Many images in one call: folders with a bad file, resuming, one shared mask, sweeps, and Ray
+(the same bytes as in-process; a worker killed mid-fit is retried and its output is whole)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from sparse_dip.cli import app
+from sparse_dip.images import add_gaussian_noise, load_image, save_image
+
+runner = CliRunner()
+FAST = ["--steps", "6", "--mask-steps", "3"]
+
+
+@pytest.fixture
+def noisy_folder(tmp_path: Path, clean_rgb: np.ndarray) -> Path:
+    """Three noisy 48x48 crops (two of them flipped) with their clean references, and a broken PNG."""
+    noisy, clean = tmp_path / "noisy", tmp_path / "clean"
+    noisy.mkdir()
+    clean.mkdir()
+    for i, name in enumerate(("a", "b", "c")):
+        image = np.ascontiguousarray(np.rot90(clean_rgb, i))
+        save_image(clean / f"{name}.png", image)
+        save_image(noisy / f"{name}.png", add_gaussian_noise(image, 25, seed=i))
+    return tmp_path
+
+
+def _summary(folder: Path, name: str = "summary.csv") -> dict[str, dict]:
+    with open(folder / name) as handle:
+        return {row["image"]: row for row in csv.DictReader(handle)}
+
+
+def test_a_bad_file_costs_no_other_image_and_a_rerun_skips_the_done_ones(noisy_folder):
+    (noisy_folder / "noisy" / "c.png").write_bytes(b"not a png at all")
+    out = noisy_folder / "out"
+    args = ["denoise", str(noisy_folder / "noisy"), "--out-dir", str(out), "--clean-dir", str(noisy_folder / "clean")]
+    result = runner.invoke(app, [*args, *FAST])
+    assert result.exit_code == 1, result.output
+    assert sorted(p.name for p in out.glob("*.png")) == ["a.png", "b.png"]
+    rows = _summary(out)
+    assert [rows[n]["status"] for n in ("a.png", "b.png", "c.png")] == ["done", "done", "failed"]
+    assert "c.png" in rows["c.png"]["reason"] and "\n" not in rows["c.png"]["reason"]
+    assert float(rows["a.png"]["psnr"]) > 0 and rows["c.png"]["psnr"] == ""
+    assert "c.png" in (out / "summary.md").read_text()
+    written = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
+
+    again = runner.invoke(app, [*args, *FAST])
+    assert again.exit_code == 1, again.output
+    rows = _summary(out)
+    assert [rows[n]["status"] for n in ("a.png", "b.png", "c.png")] == ["skipped", "skipped", "failed"]
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")} == written
+
+
+def test_other_settings_are_not_skipped(noisy_folder):
+    out = noisy_folder / "out"
+    images = [str(noisy_folder / "noisy" / "a.png")]
+    assert runner.invoke(app, ["denoise", *images, "--out-dir", str(out), *FAST]).exit_code == 0
+    result = runner.invoke(app, ["denoise", *images, "--out-dir", str(out), "--seed", "1", *FAST])
+    assert result.exit_code == 0, result.output
+    assert _summary(out)["a.png"]["status"] == "done"
+
+
+def test_share_mask_searches_once_for_many_images(noisy_folder, mask_searches):
+    out = noisy_folder / "shared"
+    result = runner.invoke(app, ["denoise", str(noisy_folder / "noisy"), "--out-dir", str(out), "--share-mask", *FAST])
+    assert result.exit_code == 0, result.output
+    assert mask_searches == ["oes"]
+    assert (out / "shared.mask").exists() and len(list(out.glob("*.png"))) == 3
+    # a rerun reuses the mask (and skips the images); one mask per image searches three times
+    rerun = runner.invoke(app, ["denoise", str(noisy_folder / "noisy"), "--out-dir", str(out), "--share-mask", *FAST])
+    assert rerun.exit_code == 0 and "reusing the shared mask" in rerun.output
+    assert mask_searches == ["oes"]
+    each = runner.invoke(app, ["denoise", str(noisy_folder / "noisy"), "--out-dir", str(noisy_folder / "each"), *FAST])
+    assert each.exit_code == 0, each.output
+    assert mask_searches == ["oes"] * 4
+
+
+def test_the_first_image_with_a_shared_mask_is_the_single_image_run(noisy_folder):
+    """Learning the mask first and fitting with it is the same run as learning it inside."""
+    image = noisy_folder / "noisy" / "a.png"
+    single = noisy_folder / "single.png"
+    assert runner.invoke(app, ["denoise", str(image), "--out", str(single), *FAST]).exit_code == 0
+    out = noisy_folder / "shared"
+    assert runner.invoke(app, ["denoise", str(image), "--out-dir", str(out), "--share-mask", *FAST]).exit_code == 0
+    assert (out / "a.png").read_bytes() == single.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "--out-dir"),  # two images, no output folder
+        (["--out-dir", "OUT", "--out", "x.png"], "--out is for one image"),
+        (["--out-dir", "OUT", "--clean", "x.png"], "--clean-dir"),
+        (["--out-dir", "OUT", "--workers", "0"], "--workers"),
+        (["--out-dir", "OUT", "--clean-dir", "nowhere"], "not a folder"),
+    ],
+)
+def test_bad_batch_options_give_one_line(noisy_folder, extra, message):
+    images = [str(noisy_folder / "noisy" / "a.png"), str(noisy_folder / "noisy" / "b.png")]
+    extra = [str(noisy_folder / e) if e in ("OUT", "nowhere") else e for e in extra]
+    result = runner.invoke(app, ["denoise", *images, *extra, *FAST])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (noisy_folder / "OUT").exists()
+
+
+def test_batch_options_need_out_dir_for_one_image(noisy_folder):
+    result = runner.invoke(app, ["denoise", str(noisy_folder / "noisy" / "a.png"), "--share-mask", *FAST])
+    assert result.exit_code == 2 and "--out-dir" in result.output
+
+
+def test_an_output_folder_that_is_the_input_folder_is_refused(noisy_folder):
+    folder = noisy_folder / "noisy"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    result = runner.invoke(app, ["denoise", str(folder), "--out-dir", str(folder), *FAST])
+    assert result.exit_code == 2 and "overwrite an input" in result.output
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_sweep_writes_every_grid_point_with_its_spread(noisy_folder):
+    (noisy_folder / "noisy" / "b.png").unlink()
+    (noisy_folder / "noisy" / "c.png").unlink()
+    out = noisy_folder / "sweep"
+    args = ["sweep", "--images", str(noisy_folder / "noisy"), "--out-dir", str(out)]
+    args += ["--methods", "random,dense", "--sparsity", "0.9", "--seeds", "0,1"]
+    args += ["--clean-dir", str(noisy_folder / "clean"), *FAST]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with open(out / "results.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted((r["method"], r["seed"]) for r in rows) == [
+        ("dense", "0"),
+        ("dense", "1"),
+        ("random", "0"),
+        ("random", "1"),
+    ]
+    assert all(r["status"] == "done" and float(r["psnr"]) > 0 for r in rows)
+    assert (out / "random-0.9-seed1" / "a.png").exists()
+    table = (out / "results.md").read_text()
+    assert "std PSNR" in table and "random" in table
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0
+    with open(out / "results.csv") as handle:
+        assert {r["status"] for r in csv.DictReader(handle)} == {"skipped"}
+
+
+def test_sweep_refuses_an_unknown_method(noisy_folder):
+    result = runner.invoke(
+        app, ["sweep", "--images", str(noisy_folder / "noisy"), "--out-dir", str(noisy_folder / "o"), "--methods", "x"]
+    )
+    assert result.exit_code == 2 and "unknown method" in result.output
+
+
+# --- Ray: a real local runtime -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_gives_the_same_bytes_as_in_process(noisy_folder, local_ray):
+    folder = str(noisy_folder / "noisy")
+    here, there = noisy_folder / "here", noisy_folder / "there"
+    common = ["--threads", "1", *FAST]
+    assert runner.invoke(app, ["denoise", folder, "--out-dir", str(here), *common]).exit_code == 0
+    result = runner.invoke(app, ["denoise", folder, "--out-dir", str(there), "--workers", "2", *common])
+    assert result.exit_code == 0, result.output
+    for name in ("a.png", "b.png", "c.png"):
+        assert (here / name).read_bytes() == (there / name).read_bytes(), name
+
+
+def _dies_once(run, threads=None, on_mask_step=None, on_fit_step=None):
+    """The real task, but the first attempt at each image kills its worker process mid-fit."""
+    from sparse_dip.batch.executor import attempt
+
+    marker = run.out.with_suffix(".attempted")
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    first = not marker.exists()
+    marker.touch()
+
+    def die(step, values):
+        if first:
+            run.out.with_suffix(".died").touch()
+            os._exit(1)
+
+    return attempt(run, threads, on_mask_step, die)
+
+
+def test_a_worker_killed_mid_fit_is_retried_and_its_output_is_whole(noisy_folder, local_ray):
+    from sparse_dip.batch.executor import run_on_ray
+    from sparse_dip.batch.folder import plan
+    from sparse_dip.restoration.pipeline import RestoreConfig
+    from sparse_dip.restore_cli import run_config
+
+    local_ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    config = run_config(RestoreConfig(), None, 0, "cpu", "fp32", 3, 60, False)
+    runs = plan([noisy_folder / "noisy" / "a.png"], noisy_folder / "killed", config)
+    outcomes = list(run_on_ray(runs, workers=1, threads=1, task=_dies_once))
+    assert [o.status for o in outcomes] == ["done"], [o.reason for o in outcomes]
+    out = noisy_folder / "killed" / "a.png"
+    assert load_image(out).pixels.shape == (48, 48, 3)
+    assert (noisy_folder / "killed" / "a.json").exists()
+    assert (noisy_folder / "killed" / "a.died").exists()  # the first attempt did die mid-fit
+    assert not list((noisy_folder / "killed").glob(".a.*"))  # no temporary left behind
