@@ -91,7 +91,7 @@ def masks_part(paths, config: RestoreConfig) -> dict:
 
 def workers_part(paths, config: RestoreConfig, steps: int) -> dict:
     """In-process with one thread against two Ray workers with one thread each, same fits."""
-    mask_dir = WORK / "workers_mask"
+    mask_dir = WORK / "shared"  # the masks part leaves its shared mask here; reused when the settings match
     mask_dir.mkdir(parents=True, exist_ok=True)
     mask, _ = learn_shared_mask(plan(paths, mask_dir, config), mask_dir, config)
     fixed = replace(config, fit=replace(config.fit, steps=steps, stop=None))
