@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from sparse_dip import defaults
-from sparse_dip.cli_common import examples, progress_bars, user_errors
+from sparse_dip.cli_common import examples, fail, progress_bars, user_errors
 from sparse_dip.errors import InputError
 
 OutDir = Annotated[Path | None, typer.Option(help="Folder for the outputs (input names kept) and the summary.")]
@@ -48,8 +48,12 @@ def check_executor(workers: int, threads: int | None, ray_address: str | None) -
             raise InputError(RAY_HINT) from None
 
 
+INTERRUPTED = "interrupted; the finished images and the summary are kept: run the same command again to go on"
+
+
 def _execute(runs, out_dir: Path, title: str, write, workers, threads, ray_address, device) -> list:
-    """Run ``runs`` with progress bars, rewriting the summary (``write``) as each ends."""
+    """Run ``runs`` with progress bars, rewriting the summary (``write``) as each ends; Ctrl-C
+    keeps what finished (an image being fitted leaves nothing) and says how to go on."""
     from sparse_dip.batch.executor import default_threads
     from sparse_dip.batch.folder import run_batch
     from sparse_dip.restore_cli import RunBars
@@ -71,15 +75,18 @@ def _execute(runs, out_dir: Path, title: str, write, workers, threads, ray_addre
                 info += f", {outcome.psnr:.2f} dB"
             progress.update(overall, completed=len(so_far), info=info)
 
-        return run_batch(
-            runs,
-            workers=workers,
-            threads=threads,
-            address=ray_address,
-            gpus=1 if device.startswith("cuda") else 0,
-            bars=bars if workers == 1 and ray_address is None else None,
-            on_outcome=on_outcome,
-        )
+        try:
+            return run_batch(
+                runs,
+                workers=workers,
+                threads=threads,
+                address=ray_address,
+                gpus=1 if device.startswith("cuda") else 0,
+                bars=bars if workers == 1 and ray_address is None else None,
+                on_outcome=on_outcome,
+            )
+        except KeyboardInterrupt:
+            fail(INTERRUPTED, 130)
 
 
 def _finish(outcomes: list, out_dir: Path, name: str) -> None:
