@@ -26,15 +26,33 @@ ShareMask = Annotated[
 CleanDir = Annotated[Path | None, typer.Option(help="Folder of clean references, matched by file name: PSNR/SSIM.")]
 Workers = Annotated[int, typer.Option(help="Images run in parallel, as Ray tasks when more than 1 (extra: ray).")]
 RayAddress = Annotated[
-    str | None, typer.Option(help="Send the images to this running Ray cluster (ray start --head prints it).")
+    str | None,
+    typer.Option(help="Send the images to this running Ray cluster (ray start --head prints it); --workers is unused."),
 ]
 Threads = Annotated[
-    int | None, typer.Option(help="Torch threads per image.", show_default="the cores divided among the workers")
+    int | None,
+    typer.Option(
+        help="Torch threads per image (on a cluster also the CPUs each task asks for).",
+        show_default="torch's own in-process; the cores divided among the workers; 1 on a cluster",
+    ),
 ]
 
 
-def check_executor(workers: int, threads: int | None, ray_address: str | None) -> None:
-    """One-line errors for the executor options, before anything runs."""
+def check_executor(workers: int, threads: int | None, ray_address: str | None, device: str) -> float:
+    """One-line errors for the executor options, before anything runs; the GPUs each task asks for.
+
+    Without a cluster the device is resolved here (``auto`` is CUDA when this machine has it);
+    on a cluster ``--device cuda`` asks Ray for a GPU per task and ``auto`` for none.
+    """
+    from sparse_dip.runtime import resolve_device
+
+    if ray_address is None:
+        try:
+            device = resolve_device(device).type
+        except ValueError as error:
+            raise InputError(str(error)) from None
+    elif device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise InputError(f"device must be auto, cpu or cuda, got {device!r}")
     if workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
     if threads is not None and threads < 1:
@@ -46,20 +64,18 @@ def check_executor(workers: int, threads: int | None, ray_address: str | None) -
             from sparse_dip.batch.executor import RAY_HINT
 
             raise InputError(RAY_HINT) from None
+    return 1 if device.startswith("cuda") else 0
 
 
 INTERRUPTED = "interrupted; the finished images and the summary are kept: run the same command again to go on"
 
 
-def _execute(runs, out_dir: Path, title: str, write, workers, threads, ray_address, device) -> list:
+def _execute(runs, out_dir: Path, title: str, write, workers, threads, ray_address, gpus: float) -> list:
     """Run ``runs`` with progress bars, rewriting the summary (``write``) as each ends; Ctrl-C
     keeps what finished (an image being fitted leaves nothing) and says how to go on."""
-    from sparse_dip.batch.executor import default_threads
     from sparse_dip.batch.folder import run_batch
     from sparse_dip.restore_cli import RunBars
 
-    if threads is None and ray_address is None:
-        threads = default_threads(workers)
     with progress_bars() as progress:
         overall = progress.add_task("images", total=len(runs), info="")
 
@@ -81,7 +97,7 @@ def _execute(runs, out_dir: Path, title: str, write, workers, threads, ray_addre
                 workers=workers,
                 threads=threads,
                 address=ray_address,
-                gpus=1 if device.startswith("cuda") else 0,
+                gpus=gpus,
                 bars=bars if workers == 1 and ray_address is None else None,
                 on_outcome=on_outcome,
             )
@@ -115,27 +131,30 @@ def denoise_many(
     """``sparse-dip denoise`` on many files: one output per image in ``out_dir``, and a summary."""
     with user_errors():
         from sparse_dip.batch.folder import learn_shared_mask, plan
-        from sparse_dip.batch.inputs import expand
+        from sparse_dip.batch.inputs import check_folders, expand
         from sparse_dip.batch.summary import write_summary
         from sparse_dip.files import output_folder
+        from sparse_dip.pruning.mask_file import load_mask
 
-        check_executor(workers, threads, ray_address)
+        gpus = check_executor(workers, threads, ray_address, config.device)
         if clean_dir is not None and not clean_dir.is_dir():
             raise InputError(f"--clean-dir {clean_dir}: not a folder")
+        if mask is not None:
+            load_mask(mask)  # a bad mask file is one error now, not one failed row per image
         images = expand(paths)
-        out_dir = output_folder(out_dir, images)
+        check_folders(images, out_dir, clean_dir)
         runs = plan(images, out_dir, config, clean_dir, mask, fresh_init)
+        out_dir = output_folder(out_dir, images)
         if share_mask and mask is None:
             with progress_bars() as progress:
                 from sparse_dip.restore_cli import RunBars
 
                 bars = RunBars(progress, config, prefix="shared ")
-                shared, learned = learn_shared_mask(runs, out_dir, config, bars.on_mask_step)
-            typer.echo(f"{'learned' if learned else 'reusing'} the shared mask {shared}")
+                shared, source = learn_shared_mask(runs, out_dir, config, bars.on_mask_step)
+            said = f"reusing the shared mask {shared}" if source == "reused" else f"learned {shared} on {source}"
+            typer.echo(said)
             runs = plan(images, out_dir, config, clean_dir, shared, fresh_init)
-        outcomes = _execute(
-            runs, out_dir, "sparse-dip denoise", write_summary, workers, threads, ray_address, config.device
-        )
+        outcomes = _execute(runs, out_dir, "sparse-dip denoise", write_summary, workers, threads, ray_address, gpus)
         write_summary(out_dir, outcomes, "sparse-dip denoise")
     _finish(outcomes, out_dir, "summary")
 
@@ -162,18 +181,18 @@ def sweep(
 ) -> None:
     """Run a grid of denoising runs (images x methods x sparsities x seeds); resumes when rerun."""
     with user_errors():
-        from sparse_dip.batch.inputs import expand
+        from sparse_dip.batch.inputs import check_folders, expand
         from sparse_dip.batch.summary import write_results
         from sparse_dip.batch.sweep import parse_list, plan_sweep
         from sparse_dip.files import output_folder
         from sparse_dip.restoration.pipeline import RestoreConfig
         from sparse_dip.restore_cli import run_config
 
-        check_executor(workers, threads, ray_address)
+        gpus = check_executor(workers, threads, ray_address, device)
         if clean_dir is not None and not clean_dir.is_dir():
             raise InputError(f"--clean-dir {clean_dir}: not a folder")
         found = expand([images])
-        out_dir = output_folder(out_dir, found)
+        check_folders(found, out_dir, clean_dir)
         base = run_config(RestoreConfig(), None, 0, device, precision, mask_steps, steps, stop)
         runs = plan_sweep(
             found,
@@ -184,7 +203,8 @@ def sweep(
             parse_list(seeds, int, "--seeds"),
             clean_dir,
         )
-        outcomes = _execute(runs, out_dir, "sparse-dip sweep", write_results, workers, threads, ray_address, device)
+        out_dir = output_folder(out_dir, found)
+        outcomes = _execute(runs, out_dir, "sparse-dip sweep", write_results, workers, threads, ray_address, gpus)
         write_results(out_dir, outcomes, "sparse-dip sweep")
     _finish(outcomes, out_dir, "results")
 

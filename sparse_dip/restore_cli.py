@@ -167,8 +167,8 @@ def denoise(
             if given(ctx, name):
                 hint = " (use --clean-dir)" if name == "clean" else ""
                 raise InputError(f"--{name.replace('_', '-')} is for one image; not with --out-dir{hint}")
-        if fresh_init and mask is None:
-            raise InputError("--fresh-init needs --mask")
+        if fresh_init and mask is None and not share_mask:
+            raise InputError("--fresh-init needs --mask or --share-mask")
         from sparse_dip.restoration.pipeline import RestoreConfig
 
         base = RestoreConfig()

@@ -21,7 +21,7 @@ FAST = ["--steps", "6", "--mask-steps", "3"]
 
 @pytest.fixture
 def noisy_folder(tmp_path: Path, clean_rgb: np.ndarray) -> Path:
-    """Three noisy 48x48 crops (two of them flipped) with their clean references, and a broken PNG."""
+    """Three noisy 48x48 images (the astronaut, turned 0, 90 and 180 degrees) and their clean references."""
     noisy, clean = tmp_path / "noisy", tmp_path / "clean"
     noisy.mkdir()
     clean.mkdir()
@@ -120,8 +120,53 @@ def test_an_output_folder_that_is_the_input_folder_is_refused(noisy_folder):
     folder = noisy_folder / "noisy"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     result = runner.invoke(app, ["denoise", str(folder), "--out-dir", str(folder), *FAST])
-    assert result.exit_code == 2 and "overwrite an input" in result.output
+    assert result.exit_code == 2 and "holds input images" in result.output
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_two_inputs_with_one_name_are_refused_before_anything_runs(noisy_folder, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.png").write_bytes((noisy_folder / "noisy" / "a.png").read_bytes())
+    out = noisy_folder / "out"
+    result = runner.invoke(app, ["denoise", str(noisy_folder / "noisy"), str(other), "--out-dir", str(out), *FAST])
+    assert result.exit_code == 2 and "rename one" in result.output
+    assert not out.exists()
+
+
+def test_a_glob_takes_images_only_and_16_bit_tiffs_stay_16_bit(noisy_folder, clean_rgb):
+    folder = noisy_folder / "noisy"
+    (folder / "notes.txt").write_text("not an image")
+    save_image(folder / "d.tif", add_gaussian_noise(clean_rgb, 25, seed=3), bits=16)
+    out = noisy_folder / "out"
+    result = runner.invoke(app, ["denoise", str(folder / "*"), "--out-dir", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    assert sorted(_summary(out)) == ["a.png", "b.png", "c.png", "d.tif"]
+    assert load_image(out / "d.tif").bits == 16
+
+
+def test_a_clean_folder_given_on_a_rerun_scores_the_finished_images(noisy_folder):
+    out = noisy_folder / "out"
+    args = ["denoise", str(noisy_folder / "noisy" / "a.png"), "--out-dir", str(out), *FAST]
+    assert runner.invoke(app, args).exit_code == 0
+    assert _summary(out)["a.png"]["psnr"] == ""
+    again = runner.invoke(app, [*args, "--clean-dir", str(noisy_folder / "clean")])
+    assert again.exit_code == 0, again.output
+    row = _summary(out)["a.png"]
+    assert row["status"] == "skipped" and float(row["psnr"]) > 0
+
+
+def test_a_shared_mask_is_kept_when_an_image_is_added(noisy_folder, mask_searches):
+    out = noisy_folder / "shared"
+    args = ["denoise", str(noisy_folder / "noisy"), "--out-dir", str(out), "--share-mask", *FAST]
+    (noisy_folder / "a.png").write_bytes((noisy_folder / "noisy" / "a.png").read_bytes())
+    (noisy_folder / "noisy" / "a.png").unlink()
+    assert runner.invoke(app, args).exit_code == 0
+    (noisy_folder / "noisy" / "a.png").write_bytes((noisy_folder / "a.png").read_bytes())  # sorts first
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert mask_searches == ["oes"]
+    assert [_summary(out)[n]["status"] for n in ("a.png", "b.png", "c.png")] == ["done", "skipped", "skipped"]
 
 
 def test_sweep_writes_every_grid_point_with_its_spread(noisy_folder):
@@ -144,7 +189,9 @@ def test_sweep_writes_every_grid_point_with_its_spread(noisy_folder):
     assert all(r["status"] == "done" and float(r["psnr"]) > 0 for r in rows)
     assert (out / "random-0.9-seed1" / "a.png").exists()
     table = (out / "results.md").read_text()
-    assert "std PSNR" in table and "random" in table
+    random_row = next(line for line in table.splitlines() if "| random |" in line)
+    cells = [cell.strip() for cell in random_row.strip("|").split("|")]
+    assert cells[3] == "2" and float(cells[6]) >= 0  # two seeds, and their spread is a number
     again = runner.invoke(app, args)
     assert again.exit_code == 0
     with open(out / "results.csv") as handle:
@@ -169,15 +216,18 @@ def local_ray():
     ray.shutdown()
 
 
-def test_ray_gives_the_same_bytes_as_in_process(noisy_folder, local_ray):
-    folder = str(noisy_folder / "noisy")
+def test_ray_gives_the_same_bytes_as_in_process_and_a_bad_file_is_one_failed_row(noisy_folder, local_ray):
+    folder = noisy_folder / "noisy"
+    (folder / "d.png").write_bytes(b"\x89PNG but not really")
     here, there = noisy_folder / "here", noisy_folder / "there"
     common = ["--threads", "1", *FAST]
-    assert runner.invoke(app, ["denoise", folder, "--out-dir", str(here), *common]).exit_code == 0
-    result = runner.invoke(app, ["denoise", folder, "--out-dir", str(there), "--workers", "2", *common])
-    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["denoise", str(folder), "--out-dir", str(here), *common]).exit_code == 1
+    result = runner.invoke(app, ["denoise", str(folder), "--out-dir", str(there), "--workers", "2", *common])
+    assert result.exit_code == 1, result.output
     for name in ("a.png", "b.png", "c.png"):
         assert (here / name).read_bytes() == (there / name).read_bytes(), name
+    rows = _summary(there)
+    assert rows["d.png"]["status"] == "failed" and rows["d.png"]["reason"] == _summary(here)["d.png"]["reason"]
 
 
 def _dies_once(run, threads=None, on_mask_step=None, on_fit_step=None):

@@ -20,7 +20,6 @@ from sparse_dip.errors import InputError
 from sparse_dip.images import load_image
 from sparse_dip.physics import Identity
 from sparse_dip.pruning.mask_file import MaskFileError, load_mask, save_mask
-from sparse_dip.restoration.checkpoint import fingerprint
 from sparse_dip.restoration.file_run import FileRun
 from sparse_dip.restoration.pipeline import RestoreConfig, learn_mask_for
 
@@ -72,37 +71,39 @@ def learn_shared_mask(
     out_dir: Path,
     config: RestoreConfig,
     on_mask_step: Callable[[int, float], None] | None = None,
-) -> tuple[Path, bool]:
-    """The mask file every run of a ``--share-mask`` batch fits with, and whether it was learned now.
+) -> tuple[Path, str]:
+    """The mask file every run of a ``--share-mask`` batch fits with, and what happened: ``"reused"``
+    or the image it was learned on.
 
-    It is learned on the first image that is readable and large enough; a mask an earlier call
-    left in ``out_dir`` is reused when it was learned on that image with the same settings.
+    A mask an earlier call left in ``out_dir`` with the same settings is reused (whichever image
+    it came from, so adding or renaming images keeps every finished output). Otherwise it is
+    learned on the first image that is readable and large enough.
     """
+    if config.sparsity == 0:
+        raise InputError("--share-mask needs a sparsity above 0 (a dense run has no mask)")
     path = out_dir / SHARED_MASK
+    if path.exists():
+        try:
+            stored = load_mask(path)
+        except MaskFileError:
+            stored = None
+        if stored is not None and _stored_settings(stored.info) == _mask_settings(config):
+            return path, "reused"
+    reasons = []
     for run in runs:
         try:
             pixels = load_image(run.observed).pixels
-        except InputError:
-            continue
-        if path.exists():
-            try:
-                stored = load_mask(path)
-            except MaskFileError:
-                stored = None
-            if (
-                stored is not None
-                and stored.info.get("source", {}).get("sha256") == fingerprint(pixels)
-                and _stored_settings(stored.info) == _mask_settings(config)
-            ):
-                return path, False
-        try:
             mask_file = learn_mask_for(pixels, Identity(), config, on_mask_step)
-        except InputError:
-            continue
-        mask_file.info["source"]["file"] = str(run.observed)
-        save_mask(path, mask_file)
-        return path, True
-    raise InputError("no image could have a mask learned on it (every input failed to load or is too small)")
+        except MemoryError:
+            reasons.append(f"{run.observed.name}: out of memory")
+        except Exception as error:  # this image cannot carry the mask; the next one may
+            lines = str(error).strip().splitlines()
+            reasons.append(f"{run.observed.name}: {lines[0] if lines else type(error).__name__}")
+        else:
+            mask_file.info["source"]["file"] = str(run.observed)
+            save_mask(path, mask_file)
+            return path, str(run.observed)
+    raise InputError(f"no image could have the shared mask learned on it ({'; '.join(reasons[:3])})")
 
 
 def run_batch(
@@ -117,7 +118,7 @@ def run_batch(
 ) -> list[Outcome]:
     """Run ``runs`` (skipping those already done), calling ``on_outcome(outcome, so_far)`` as each
     ends (``so_far`` in input order); return every outcome in input order."""
-    done, todo = skipped(runs)
+    done, todo = skipped(runs)  # a rerun of the same command goes on where the last one stopped
     by_output: dict[str, Outcome] = {o.output: o for o in done}
 
     def so_far() -> list[Outcome]:

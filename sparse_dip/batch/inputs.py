@@ -1,9 +1,9 @@
 """Which files a batch reads and where it writes them: paths, folders and globs in, one output each.
 
 A folder contributes its image files (by suffix, not recursing, hidden files left out); a glob
-its matches; a file given by name is taken whatever its suffix (if it is not an image, its row
-says so). Outputs keep the input's name in the output folder, so two inputs with one name, or
-an output folder that would overwrite an input, are refused before anything runs.
+its image files; a file given by name is taken whatever its suffix (if it is not an image, its row
+says so). Outputs keep the input's name in the output folder, so two inputs with one name, and
+an output folder that holds inputs or the clean references, are refused before anything runs.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ def expand(paths: Sequence[str | Path]) -> list[Path]:
         elif path.exists() or not glob.has_magic(str(given)):
             found.append(path)  # a missing file is reported in its own row; the others still run
         else:
-            matches = sorted(Path(p) for p in glob.glob(str(given)) if Path(p).is_file())
+            matches = sorted(Path(p) for p in glob.glob(str(given)) if Path(p).is_file() and _is_image_name(Path(p)))
             if not matches:
-                raise InputError(f"{given}: no file matches")
+                raise InputError(f"{given}: no image file matches")
             found += matches
     unique: dict[Path, Path] = {}
     for path in found:
@@ -76,3 +76,13 @@ def clean_for(image: Path, clean_dir: Path | None) -> Path | None:
         if candidate.is_file() and _is_image_name(candidate):
             return candidate
     return None
+
+
+def check_folders(images: Sequence[Path], out_dir: Path, clean_dir: Path | None) -> None:
+    """Refuse an output folder that holds inputs (a rerun would take the outputs for inputs) or
+    that is the folder of clean references."""
+    target = out_dir.resolve()
+    if any(image.parent.resolve() == target for image in images):
+        raise InputError(f"{out_dir}: holds input images; choose another --out-dir")
+    if clean_dir is not None and clean_dir.resolve() == target:
+        raise InputError(f"{out_dir}: is the --clean-dir; choose another --out-dir")

@@ -37,7 +37,8 @@ class FileRun:
     learning one (``fresh_init``: new weights); ``save_mask`` also writes the learned mask;
     ``checkpoint_every`` / ``resume`` checkpoint the fit beside ``out`` (``OUT.ckpt``);
     ``extra_inputs`` are other files the operator was read from (never overwritten);
-    ``labels`` are copied into the report (a sweep's method, sparsity and seed)."""
+    ``labels`` are copied into the report (a sweep's method, sparsity and seed), and so is
+    ``command``, the command line that asked for the run (on a Ray worker ``sys.argv`` is Ray's)."""
 
     observed: Path
     operator: Operator
@@ -52,6 +53,7 @@ class FileRun:
     resume: bool = False
     extra_inputs: tuple[Path, ...] = ()
     labels: dict = field(default_factory=dict)
+    command: tuple[str, ...] = field(default_factory=lambda: tuple(sys.argv))
 
     @property
     def checkpoint(self) -> Path:
@@ -75,14 +77,29 @@ def _file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _mask_hash(path: Path) -> str:
+    """What of a mask file decides a fit: the kept weights, the generator and the weights' seed
+    (not when or how fast it was learned, so a mask learned again the same way has the same hash)."""
+    mask_file = load_mask(path)
+    digest = hashlib.sha256()
+    for name in sorted(mask_file.mask):
+        digest.update(name.encode())
+        digest.update(mask_file.mask[name].detach().cpu().numpy().astype("uint8").tobytes())
+    info = {k: mask_file.info.get(k) for k in ("generator", "init_seed", "method", "sparsity")}
+    digest.update(json.dumps(info, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
 def settings_key(run: FileRun) -> str:
-    """A fingerprint of everything that decides the output: the input file's bytes, the operator,
-    the settings and the mask file given (a clean reference only scores, so it is not in it)."""
+    """A fingerprint of everything that decides the output: the bytes of the input and of the
+    files the operator was read from, the operator, the settings and the mask given (a clean
+    reference only scores, so it is not in it)."""
     parts = {
         "observed": _file_hash(run.observed),
+        "extra_inputs": [_file_hash(path) for path in run.extra_inputs],
         "operator": run.operator.to_dict(),
         "settings": run.config.to_dict(),
-        "mask": None if run.mask is None else _file_hash(run.mask),
+        "mask": None if run.mask is None else _mask_hash(run.mask),
         "fresh_init": run.fresh_init,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
@@ -95,7 +112,7 @@ def is_done(run: FileRun) -> dict | None:
     try:
         report = json.loads(run.report.read_text())
         same = report.get("settings_key") == settings_key(run)
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError):  # MaskFileError is a ValueError
         return None
     return report if same else None
 
@@ -161,7 +178,7 @@ def run_file(
         output=str(out),
         labels=run.labels,
         settings_key=key,
-        command=sys.argv,
+        command=list(run.command),
     )
     write_json(report_path, summary)
     run.checkpoint.unlink(missing_ok=True)
