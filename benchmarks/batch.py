@@ -1,15 +1,16 @@
 """Many images: what one shared mask buys over a mask per image, and what a second worker buys.
 
     python benchmarks/batch.py                  # both parts, 8 images of 256x256, sigma 25
-    python benchmarks/batch.py --part workers   # only the workers' throughput
+    python benchmarks/batch.py --part workers   # only the workers' throughput (each, shared, workers)
 
 The folder: the central 256x256 crops of pepper, baboon, barbara and F16 and the Set12 images
 01-04 (256x256 already), Gaussian noise of std 25 (seeded, rounded to 8 bits), from
 ``../shared/data/images`` (skipped cleanly when absent).
 
-- ``masks``: the folder denoised with the defaults as ``sparse-dip denoise DIR --out-dir OUT``
-  (one OES mask per image) and as ``... --share-mask`` (one mask, learned on the first image,
-  for all eight): total wall time and mean PSNR of each.
+- ``each`` and ``shared``: the folder denoised with the defaults as ``sparse-dip denoise DIR
+  --out-dir OUT`` (one OES mask per image) and as ``... --share-mask`` (one mask learned on the
+  first colour image for the four colour ones, one on the first grayscale image for the four
+  Set12 ones): total wall time and mean PSNR of each.
 - ``workers``: the same folder with the shared mask, ``--workers 1 --threads 1`` in-process
   against ``--workers 2 --threads 1`` on a local Ray runtime (started and stopped inside the
   timing), each fit ``--parallel-steps`` steps without the stopping rule so that both do the
@@ -28,15 +29,17 @@ import statistics
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from common import RESULTS, central_crop, noisy_copy, shared_image, table, write_results
 
-from sparse_dip.batch.folder import learn_shared_mask, plan, run_batch
+from sparse_dip.batch.folder import plan, run_batch, share_masks
 from sparse_dip.images import save_image
 from sparse_dip.restoration.pipeline import RestoreConfig
 
 IMAGES = ("pepper", "baboon", "barbara", "F16", "set12_01", "set12_02", "set12_03", "set12_04")
 WORK = RESULTS / "cache" / "batch"
+PARTS = ("each", "shared", "workers")
 
 
 def make_folder(sigma: float) -> tuple[list, int]:
@@ -63,43 +66,48 @@ def timed_batch(runs, **options) -> tuple[float, list]:
     return time.perf_counter() - started, outcomes
 
 
-def masks_part(paths, config: RestoreConfig) -> dict:
-    """One mask per image against one shared mask: wall time and PSNR."""
-    clean_dir = WORK / "clean"
-    row = {}
-    each_dir = WORK / "each"
-    shutil.rmtree(each_dir, ignore_errors=True)
-    seconds, outcomes = timed_batch(plan(paths, each_dir, config, clean_dir))
-    row["each"] = {"seconds": seconds, "psnr": {o.image.split("/")[-1]: o.psnr for o in outcomes}}
+def each_part(paths, config: RestoreConfig) -> dict:
+    """The folder with one mask per image (``sparse-dip denoise DIR --out-dir OUT``)."""
+    out = WORK / "each"
+    shutil.rmtree(out, ignore_errors=True)
+    seconds, outcomes = timed_batch(plan(paths, out, config, WORK / "clean"))
     print(f"one mask per image: {seconds:.0f} s", flush=True)
+    return {"seconds": seconds, "psnr": {Path(o.image).name: o.psnr for o in outcomes}}
 
-    shared_dir = WORK / "shared"
-    shutil.rmtree(shared_dir, ignore_errors=True)
-    shared_dir.mkdir(parents=True)
+
+def shared_part(paths, config: RestoreConfig) -> dict:
+    """The folder with shared masks (``... --share-mask``): one per channel count."""
+    out = WORK / "shared"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
     started = time.perf_counter()
-    mask, _ = learn_shared_mask(plan(paths, shared_dir, config, clean_dir), shared_dir, config)
+    runs, said = share_masks(plan(paths, out, config, WORK / "clean"), out, config)
     mask_seconds = time.perf_counter() - started
-    fit_seconds, outcomes = timed_batch(plan(paths, shared_dir, config, clean_dir, mask=mask))
-    row["shared"] = {
+    fit_seconds, outcomes = timed_batch(runs)
+    failed = [f"{o.image}: {o.reason}" for o in outcomes if o.status != "done"]
+    if failed:
+        raise SystemExit(f"shared: {failed[0]}")
+    print(f"shared masks: {mask_seconds + fit_seconds:.0f} s ({'; '.join(said)})", flush=True)
+    return {
         "seconds": mask_seconds + fit_seconds,
         "mask_seconds": mask_seconds,
-        "psnr": {o.image.split("/")[-1]: o.psnr for o in outcomes},
+        "masks": said,
+        "psnr": {Path(o.image).name: o.psnr for o in outcomes},
     }
-    print(f"shared mask: {mask_seconds + fit_seconds:.0f} s", flush=True)
-    return row
 
 
 def workers_part(paths, config: RestoreConfig, steps: int) -> dict:
     """In-process with one thread against two Ray workers with one thread each, same fits."""
-    mask_dir = WORK / "shared"  # the masks part leaves its shared mask here; reused when the settings match
+    mask_dir = WORK / "shared"  # the shared part leaves its masks here; reused when the settings match
     mask_dir.mkdir(parents=True, exist_ok=True)
-    mask, _ = learn_shared_mask(plan(paths, mask_dir, config), mask_dir, config)
     fixed = replace(config, fit=replace(config.fit, steps=steps, stop=None))
     row = {"steps": steps}
     for workers in (1, 2):
         out = WORK / f"workers{workers}"
         shutil.rmtree(out, ignore_errors=True)
-        seconds, outcomes = timed_batch(plan(paths, out, fixed, mask=mask), workers=workers, threads=1)
+        runs, _ = share_masks(plan(paths, out, config), mask_dir, config)
+        runs = [replace(run, config=fixed) for run in runs]
+        seconds, outcomes = timed_batch(runs, workers=workers, threads=1)
         failed = [o.reason for o in outcomes if o.status != "done"]
         if failed:
             raise SystemExit(f"workers={workers}: {failed[0]}")
@@ -113,8 +121,8 @@ def workers_part(paths, config: RestoreConfig, steps: int) -> dict:
 
 def report(rows: dict, count: int) -> str:
     lines = [f"## Many images: {count} noisy 256x256 images, sigma 25, the defaults\n"]
-    if "masks" in rows:
-        m = rows["masks"]
+    if "each" in rows and "shared" in rows:
+        m = {"each": rows["each"], "shared": rows["shared"]}
         mean_each = statistics.mean(m["each"]["psnr"].values())
         mean_shared = statistics.mean(m["shared"]["psnr"].values())
         gaps = [m["shared"]["psnr"][k] - v for k, v in m["each"]["psnr"].items()]
@@ -124,7 +132,7 @@ def report(rows: dict, count: int) -> str:
                 [
                     ["one OES mask per image", m["each"]["seconds"], mean_each, "-"],
                     [
-                        f"--share-mask (mask search {m['shared']['mask_seconds']:.0f} s)",
+                        f"--share-mask ({len(m['shared']['masks'])} masks, {m['shared']['mask_seconds']:.0f} s)",
                         m["shared"]["seconds"],
                         mean_shared,
                         f"{min(gaps):+.2f}",
@@ -161,7 +169,7 @@ def report(rows: dict, count: int) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("masks", "workers", "all"), default="all")
+    parser.add_argument("--part", choices=(*PARTS, "all"), default="all")
     parser.add_argument("--parallel-steps", type=int, default=300, help="fit steps per image in the workers part")
     parser.add_argument("--sigma", type=float, default=25.0)
     args = parser.parse_args()
@@ -172,12 +180,14 @@ def main() -> int:
     stored = RESULTS / "batch.json"
     rows = json.loads(stored.read_text())["rows"] if stored.exists() else {}
     config = RestoreConfig()
-    parts = ("masks", "workers") if args.part == "all" else (args.part,)
-    for part in parts:
+    for part in PARTS if args.part == "all" else (args.part,):
         if part in rows:
-            print(f"{part}: already measured (delete benchmarks/results/batch.json to redo)")
+            print(f"{part}: already measured (delete its row in benchmarks/results/batch.json to redo)")
             continue
-        rows[part] = masks_part(paths, config) if part == "masks" else workers_part(paths, config, args.parallel_steps)
+        if part == "workers":
+            rows[part] = workers_part(paths, config, args.parallel_steps)
+        else:
+            rows[part] = (each_part if part == "each" else shared_part)(paths, config)
         write_results("batch", report(rows, count), {"images": IMAGES[:count], "sigma": args.sigma, "rows": rows})
     print(report(rows, count))
     return 0

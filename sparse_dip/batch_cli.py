@@ -20,7 +20,8 @@ OutDir = Annotated[Path | None, typer.Option(help="Folder for the outputs (input
 ShareMask = Annotated[
     bool,
     typer.Option(
-        "--share-mask", help="Learn one OES mask on the first image (or use --mask) and fit every image with it."
+        "--share-mask",
+        help="Learn one OES mask on the first image (one for colour, one for grayscale) and fit every image with it.",
     ),
 ]
 CleanDir = Annotated[Path | None, typer.Option(help="Folder of clean references, matched by file name: PSNR/SSIM.")]
@@ -130,7 +131,7 @@ def denoise_many(
 ) -> None:
     """``sparse-dip denoise`` on many files: one output per image in ``out_dir``, and a summary."""
     with user_errors():
-        from sparse_dip.batch.folder import learn_shared_mask, plan
+        from sparse_dip.batch.folder import plan, share_masks
         from sparse_dip.batch.inputs import check_folders, expand
         from sparse_dip.batch.summary import write_summary
         from sparse_dip.files import output_folder
@@ -150,10 +151,9 @@ def denoise_many(
                 from sparse_dip.restore_cli import RunBars
 
                 bars = RunBars(progress, config, prefix="shared ")
-                shared, source = learn_shared_mask(runs, out_dir, config, bars.on_mask_step)
-            said = f"reusing the shared mask {shared}" if source == "reused" else f"learned {shared} on {source}"
-            typer.echo(said)
-            runs = plan(images, out_dir, config, clean_dir, shared, fresh_init)
+                runs, said = share_masks(runs, out_dir, config, bars.on_mask_step)
+            for line in said:
+                typer.echo(line)
         outcomes = _execute(runs, out_dir, "sparse-dip denoise", write_summary, workers, threads, ray_address, gpus)
         write_summary(out_dir, outcomes, "sparse-dip denoise")
     _finish(outcomes, out_dir, "summary")

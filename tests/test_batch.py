@@ -72,7 +72,7 @@ def test_share_mask_searches_once_for_many_images(noisy_folder, mask_searches):
     result = runner.invoke(app, ["denoise", str(noisy_folder / "noisy"), "--out-dir", str(out), "--share-mask", *FAST])
     assert result.exit_code == 0, result.output
     assert mask_searches == ["oes"]
-    assert (out / "shared.mask").exists() and len(list(out.glob("*.png"))) == 3
+    assert (out / "shared-rgb.mask").exists() and len(list(out.glob("*.png"))) == 3
     # a rerun reuses the mask (and skips the images); one mask per image searches three times
     rerun = runner.invoke(app, ["denoise", str(noisy_folder / "noisy"), "--out-dir", str(out), "--share-mask", *FAST])
     assert rerun.exit_code == 0 and "reusing the shared mask" in rerun.output
@@ -80,6 +80,17 @@ def test_share_mask_searches_once_for_many_images(noisy_folder, mask_searches):
     each = runner.invoke(app, ["denoise", str(noisy_folder / "noisy"), "--out-dir", str(noisy_folder / "each"), *FAST])
     assert each.exit_code == 0, each.output
     assert mask_searches == ["oes"] * 4
+
+
+def test_colour_and_grayscale_images_get_a_shared_mask_each(noisy_folder, clean_rgb, mask_searches):
+    gray = clean_rgb.mean(axis=2, keepdims=True)
+    save_image(noisy_folder / "noisy" / "g.png", add_gaussian_noise(gray, 25, seed=4))
+    out = noisy_folder / "shared"
+    result = runner.invoke(app, ["denoise", str(noisy_folder / "noisy"), "--out-dir", str(out), "--share-mask", *FAST])
+    assert result.exit_code == 0, result.output
+    assert mask_searches == ["oes", "oes"]
+    assert (out / "shared-rgb.mask").exists() and (out / "shared-gray.mask").exists()
+    assert load_image(out / "g.png").channels == 1
 
 
 def test_the_first_image_with_a_shared_mask_is_the_single_image_run(noisy_folder):

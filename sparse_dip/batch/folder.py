@@ -1,7 +1,8 @@
 """Denoising many images in one call: plan the runs, share one mask, run them, keep a summary.
 
 ``plan`` turns input images into :class:`~sparse_dip.restoration.file_run.FileRun` s writing
-into one folder; ``learn_shared_mask`` learns one OES mask on the first image that takes one
+into one folder; ``share_masks`` learns one OES mask on the first image that takes one (one for colour, one
+for grayscale images)
 (or reuses the one an earlier call learned there with the same settings), so N images cost one
 mask search and N fits, the transfer ``BENCHMARKS.md`` measures; ``run_batch`` skips images an
 earlier call finished with the same settings, runs the rest in-process or on Ray
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from sparse_dip.batch.executor import Outcome, Task, attempt, run_in_process, run_on_ray, skipped
@@ -23,8 +25,9 @@ from sparse_dip.pruning.mask_file import MaskFileError, load_mask, save_mask
 from sparse_dip.restoration.file_run import FileRun
 from sparse_dip.restoration.pipeline import RestoreConfig, learn_mask_for
 
-SHARED_MASK = "shared.mask"
-"""The file name of the mask ``--share-mask`` learns, in the output folder."""
+SHARED_MASKS = {3: "shared-rgb.mask", 1: "shared-gray.mask"}
+"""The file names of the masks ``--share-mask`` learns in the output folder: one per channel
+count, since a mask is over the weights of a generator with that many output channels."""
 
 
 def plan(
@@ -68,27 +71,26 @@ def _stored_settings(info: dict) -> str:
 
 def learn_shared_mask(
     runs: Sequence[FileRun],
-    out_dir: Path,
+    path: Path,
     config: RestoreConfig,
     on_mask_step: Callable[[int, float], None] | None = None,
-) -> tuple[Path, str]:
-    """The mask file every run of a ``--share-mask`` batch fits with, and what happened: ``"reused"``
-    or the image it was learned on.
+) -> str:
+    """Make ``path`` the mask file ``runs`` (images with one channel count) fit with; say how:
+    ``"reused"`` or the image it was learned on.
 
-    A mask an earlier call left in ``out_dir`` with the same settings is reused (whichever image
+    A mask an earlier call left at ``path`` with the same settings is reused (whichever image
     it came from, so adding or renaming images keeps every finished output). Otherwise it is
     learned on the first image that is readable and large enough.
     """
     if config.sparsity == 0:
         raise InputError("--share-mask needs a sparsity above 0 (a dense run has no mask)")
-    path = out_dir / SHARED_MASK
     if path.exists():
         try:
             stored = load_mask(path)
         except MaskFileError:
             stored = None
         if stored is not None and _stored_settings(stored.info) == _mask_settings(config):
-            return path, "reused"
+            return "reused"
     reasons = []
     for run in runs:
         try:
@@ -102,8 +104,36 @@ def learn_shared_mask(
         else:
             mask_file.info["source"]["file"] = str(run.observed)
             save_mask(path, mask_file)
-            return path, str(run.observed)
+            return str(run.observed)
     raise InputError(f"no image could have the shared mask learned on it ({'; '.join(reasons[:3])})")
+
+
+def share_masks(
+    runs: Sequence[FileRun],
+    out_dir: Path,
+    config: RestoreConfig,
+    on_mask_step: Callable[[int, float], None] | None = None,
+) -> tuple[list[FileRun], list[str]]:
+    """``runs`` with one shared mask each: one for the colour images and one for the grayscale
+    ones (:data:`SHARED_MASKS`), learned or reused by :func:`learn_shared_mask`; and what was
+    done, a line per mask. An image that cannot be read keeps no mask (its own run fails)."""
+    channels: dict[Path, int] = {}
+    for run in runs:
+        try:
+            channels[run.observed] = load_image(run.observed).channels
+        except InputError:
+            continue
+    masks, said = {}, []
+    for count, name in SHARED_MASKS.items():
+        group = [run for run in runs if channels.get(run.observed) == count]
+        if not group:
+            continue
+        path = out_dir / name
+        source = learn_shared_mask(group, path, config, on_mask_step)
+        masks[count] = path.absolute()
+        said.append(f"reusing the shared mask {path}" if source == "reused" else f"learned {path} on {source}")
+    shared = [replace(run, mask=masks.get(channels.get(run.observed))) for run in runs]
+    return shared, said
 
 
 def run_batch(
