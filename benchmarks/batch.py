@@ -14,7 +14,8 @@ The folder: the central 256x256 crops of pepper, baboon, barbara and F16 and the
 - ``workers``: the same folder with the shared mask, ``--workers 1 --threads 1`` in-process
   against ``--workers 2 --threads 1`` on a local Ray runtime (started and stopped inside the
   timing), each fit ``--parallel-steps`` steps without the stopping rule so that both do the
-  same work: the ratio of wall times. This is throughput, not quality.
+  same work: the ratio of wall times. This is throughput, not quality. ``in_process``: the same
+  fits in-process with torch's own thread count, the default a user gets.
 
 Each part's row is written as it finishes to ``benchmarks/results/batch.json`` and a rerun
 skips finished parts; the images' outputs go to ``benchmarks/results/cache/batch/``.
@@ -39,7 +40,7 @@ from sparse_dip.restoration.pipeline import RestoreConfig
 
 IMAGES = ("pepper", "baboon", "barbara", "F16", "set12_01", "set12_02", "set12_03", "set12_04")
 WORK = RESULTS / "cache" / "batch"
-PARTS = ("each", "shared", "workers")
+PARTS = ("each", "shared", "workers", "in_process")
 
 
 def make_folder(sigma: float) -> tuple[list, int]:
@@ -119,6 +120,19 @@ def workers_part(paths, config: RestoreConfig, steps: int) -> dict:
     return row
 
 
+def in_process_part(paths, config: RestoreConfig, steps: int) -> dict:
+    """The workers part's folder in-process with torch's own thread count (a user's default)."""
+    fixed = replace(config, fit=replace(config.fit, steps=steps, stop=None))
+    out = WORK / "in_process"
+    shutil.rmtree(out, ignore_errors=True)
+    runs, _ = share_masks(plan(paths, out, config), WORK / "shared", config)
+    seconds, _ = timed_batch([replace(run, config=fixed) for run in runs])
+    print(f"--workers 1, torch's threads: {seconds:.0f} s", flush=True)
+    import torch
+
+    return {"steps": steps, "seconds": seconds, "threads": torch.get_num_threads()}
+
+
 def report(rows: dict, count: int) -> str:
     lines = [f"## Many images: {count} noisy 256x256 images, sigma 25, the defaults\n"]
     if "each" in rows and "shared" in rows:
@@ -148,6 +162,8 @@ def report(rows: dict, count: int) -> str:
         lines.append(table(["image", "own mask", "shared mask", "difference"], body))
     if "workers" in rows:
         w = rows["workers"]
+        p = rows.get("in_process")
+        in_process = [[f"--workers 1, torch's {p['threads']} threads", p["seconds"]]] if p else []
         lines.append(
             f"\n### Workers: {count} images, shared mask, {w['steps']} fit steps each, 1 torch thread per worker\n"
         )
@@ -157,6 +173,7 @@ def report(rows: dict, count: int) -> str:
                 [
                     ["--workers 1 (in-process)", w["workers1"]["seconds"]],
                     ["--workers 2 (local Ray, start-up included)", w["workers2"]["seconds"]],
+                    *in_process,
                 ],
             )
         )
@@ -186,6 +203,8 @@ def main() -> int:
             continue
         if part == "workers":
             rows[part] = workers_part(paths, config, args.parallel_steps)
+        elif part == "in_process":
+            rows[part] = in_process_part(paths, config, args.parallel_steps)
         else:
             rows[part] = (each_part if part == "each" else shared_part)(paths, config)
         write_results("batch", report(rows, count), {"images": IMAGES[:count], "sigma": args.sigma, "rows": rows})
