@@ -65,6 +65,10 @@ def check_executor(workers: int, threads: int | None, ray_address: str | None, d
             from sparse_dip.batch.executor import RAY_HINT
 
             raise InputError(RAY_HINT) from None
+    if ray_address is not None:
+        from sparse_dip.batch.executor import start_ray
+
+        start_ray(ray_address, cpus=0)  # a wrong address fails here, before a mask is learned
     return 1 if device.startswith("cuda") else 0
 
 
@@ -112,7 +116,8 @@ def _finish(outcomes: list, out_dir: Path, name: str) -> None:
     failed = [o for o in outcomes if o.status == "failed"]
     typer.echo(f"{counts(outcomes)}; wrote {out_dir / (name + '.csv')} and {out_dir / (name + '.md')}")
     for outcome in failed:
-        typer.echo(f"sparse-dip: failed: {outcome.image}: {outcome.reason}", err=True)
+        why = outcome.reason if outcome.image in outcome.reason else f"{outcome.image}: {outcome.reason}"
+        typer.echo(f"sparse-dip: failed: {why}", err=True)
     if failed:
         raise typer.Exit(1)
 

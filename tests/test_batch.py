@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -47,7 +48,8 @@ def test_a_bad_file_costs_no_other_image_and_a_rerun_skips_the_done_ones(noisy_f
     rows = _summary(out)
     assert [rows[n]["status"] for n in ("a.png", "b.png", "c.png")] == ["done", "done", "failed"]
     assert "c.png" in rows["c.png"]["reason"] and "\n" not in rows["c.png"]["reason"]
-    assert float(rows["a.png"]["psnr"]) > 0 and rows["c.png"]["psnr"] == ""
+    assert float(rows["a.png"]["psnr"]) > 0 and rows["c.png"]["psnr"] == "" and rows["c.png"]["output"] == ""
+    assert result.output.count(str(noisy_folder / "noisy" / "c.png")) == 1  # named once in its error line
     assert "c.png" in (out / "summary.md").read_text()
     written = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
 
@@ -225,6 +227,19 @@ def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
+
+
+def test_a_cluster_address_where_nothing_answers_is_one_line_before_anything_runs(noisy_folder):
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = noisy_folder / "out"
+    result = runner.invoke(
+        app, ["denoise", str(noisy_folder / "noisy"), "--out-dir", str(out), "--ray-address", f"127.0.0.1:{port}"]
+    )
+    assert result.exit_code == 2 and "cannot reach a Ray cluster" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not out.exists()
 
 
 def test_ray_gives_the_same_bytes_as_in_process_and_a_bad_file_is_one_failed_row(noisy_folder, local_ray):

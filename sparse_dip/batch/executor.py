@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -157,6 +158,43 @@ def run_in_process(
                 listener.remove()
 
 
+AUTH_HINT = (
+    "; if the cluster uses token authentication (what `ray start` does by default in recent Ray),"
+    " set RAY_AUTH_MODE=token here, with its token in ~/.ray/auth_token or RAY_AUTH_TOKEN"
+)
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A one-line error unless something accepts a TCP connection at ``[ray://]HOST:PORT``
+    (``auto`` and addresses without a port are left to Ray)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise InputError(f"cannot reach a Ray cluster at {address}: {error.strerror or error}") from None
+
+
+def start_ray(address: str | None, cpus: int) -> None:
+    """``ray.init``: a local runtime of ``cpus`` CPUs (never a cluster that happens to run here),
+    or a connection to the cluster at ``address``; a one-line error when that fails."""
+    import ray
+
+    if address is not None:
+        check_reachable(address)  # Ray itself retries a dead address for minutes
+    options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    try:
+        if address is None:
+            ray.init(address="local", num_cpus=cpus, **options)
+        else:
+            ray.init(address=address, **options)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        hint = AUTH_HINT if address is not None and "RAY_AUTH_MODE" not in os.environ else ""
+        where = f" at {address}" if address else ""
+        raise InputError(f"cannot start Ray{where}: {str(error).strip()}{hint}") from None
+
+
 def run_on_ray(
     runs: Sequence[FileRun],
     workers: int,
@@ -176,14 +214,7 @@ def run_on_ray(
     threads = threads or (default_threads(workers) if address is None else 1)
     started_here = not ray.is_initialized()
     if started_here:
-        options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-        try:
-            if address is None:
-                ray.init(address="local", num_cpus=workers * threads, **options)  # not a cluster that runs
-            else:
-                ray.init(address=address, **options)
-        except (ConnectionError, RuntimeError, ValueError) as error:
-            raise InputError(f"cannot start Ray{f' at {address}' if address else ''}: {error}") from None
+        start_ray(address, workers * threads)
     remote = ray.remote(task).options(num_cpus=threads, num_gpus=gpus, max_retries=MAX_RETRIES, retry_exceptions=False)
     pending = {remote.remote(run, threads): run for run in runs}
     try:

@@ -44,7 +44,10 @@ def _markdown(rows: Sequence[dict], columns: Sequence[str]) -> str:
 
 
 def _row(outcome: Outcome) -> dict:
-    return {**outcome.labels, **{k: getattr(outcome, k) for k in COLUMNS}, "image": Path(outcome.image).name}
+    row = {**outcome.labels, **{k: getattr(outcome, k) for k in COLUMNS}, "image": Path(outcome.image).name}
+    if outcome.status == "failed":
+        row["output"] = None  # nothing was written there
+    return row
 
 
 def counts(outcomes: Sequence[Outcome]) -> str:
