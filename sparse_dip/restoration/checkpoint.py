@@ -17,7 +17,7 @@ import torch
 from sparse_dip.errors import InputError
 from sparse_dip.files import atomic_path
 
-FORMAT = 1
+FORMAT = 2  # 2: the model's state has plain parameter names (the mask is enforced by zeroing)
 
 
 def fingerprint(observation: np.ndarray) -> str:

@@ -1,7 +1,8 @@
 """The deep-image-prior fitting loop: one generator, one fixed input, one corrupted image.
 
 The loop knows nothing of pruning: a Sparse-DIP run passes a generator whose mask is already
-enforced (:func:`sparse_dip.pruning.parametrize.apply_mask`), a dense DIP run a plain one.
+enforced (:func:`sparse_dip.pruning.zeroed.zero_pruned`, or the parametrisation of
+:func:`sparse_dip.pruning.parametrize.apply_mask`), a dense DIP run a plain one.
 
 Which image is returned: with ``ema`` set, the exponential moving average of the outputs
 (DIP's "output averaging"), because averaging removes the step-to-step jitter of a network

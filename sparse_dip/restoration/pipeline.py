@@ -35,8 +35,8 @@ from sparse_dip.physics import Identity, Operator
 from sparse_dip.pruning.mask import Mask
 from sparse_dip.pruning.mask_file import MaskFile, MaskFileError
 from sparse_dip.pruning.oes import OESConfig
-from sparse_dip.pruning.parametrize import apply_mask
 from sparse_dip.pruning.rescale import rescale_kept_weights
+from sparse_dip.pruning.zeroed import zero_pruned
 from sparse_dip.restoration import checkpoint, sure
 from sparse_dip.restoration.classic import noise_sigma
 from sparse_dip.restoration.fit import Callback, FitConfig, FitResult, fit
@@ -388,7 +388,7 @@ def restore(
     if found is not None:
         if config.rescale_init:
             rescale_kept_weights(setup.model, found)
-        apply_mask(setup.model, found)
+        zero_pruned(setup.model, found)  # the mask is frozen: zero the pruned weights and their gradients
 
     if resume is not None:
         mask_seconds = resume["mask_seconds"]
