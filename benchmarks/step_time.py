@@ -1,8 +1,11 @@
 """Time per step of the default generator under each speed lever, against fp32 in the same run.
 
-    python benchmarks/step_time.py [--sides 256,512] [--steps 8] [--repeats 3]
+    python benchmarks/step_time.py [--sides 256,512] [--steps 8] [--repeats 3] [--parts levers,masks]
 
-Levers: bf16 autocast, channels-last memory format, both; and, as the baseline of the fused
+``masks``: a fitting step of the dense generator against the same step with a 95 % sparse
+random mask, enforced by the parametrisation (a select in every pass) and by zeroed weights and
+gradients (:mod:`sparse_dip.pruning.zeroed`, what the fit uses), in fp32 and bf16.
+``levers``: bf16 autocast, channels-last memory format, both; and, as the baseline of the fused
 forward pass, the same network run in the textbook order (convolution, pooling, upsampling,
 convolution). For a fitting step (Adam on the masked generator) and for an OES mask step.
 Writes ``benchmarks/results/step_time.{md,json}``.
@@ -22,6 +25,7 @@ from sparse_dip.generators.hourglass import Hourglass, input_noise, padded_size,
 from sparse_dip.pruning.mask import top_k
 from sparse_dip.pruning.oes import OESConfig
 from sparse_dip.pruning.parametrize import apply_mask
+from sparse_dip.pruning.zeroed import zero_pruned
 from sparse_dip.restoration.fit import FitConfig, fit
 from sparse_dip.restoration.masks import learn_generator_mask
 
@@ -64,11 +68,45 @@ def _per_step(run, steps: int) -> float:
     return (total - (time.perf_counter() - started)) / steps
 
 
-def fit_step(side: int, precision: str, channels_last: bool, network: type[Hourglass], steps: int) -> float:
+ENFORCEMENTS = {
+    "dense": None,
+    "masked (parametrisation)": apply_mask,
+    "masked (zeroed weights and gradients)": zero_pruned,
+}
+
+
+def fit_step(
+    side: int,
+    precision: str,
+    channels_last: bool,
+    network: type[Hourglass],
+    steps: int,
+    enforce=zero_pruned,
+) -> float:
     model, z, target = _setup(side, channels_last, network)
-    scores = {n: torch.rand(p.shape) for n, p in model.named_parameters() if p.dim() > 1}
-    apply_mask(model, top_k(scores, 0.05))
+    scores = {
+        n: torch.rand(p.shape, generator=torch.Generator().manual_seed(2))
+        for n, p in model.named_parameters()
+        if p.dim() > 1
+    }
+    if enforce is not None:
+        enforce(model, top_k(scores, 0.05))
     return _per_step(lambda n: fit(model, z, target, FitConfig(steps=n, precision=precision)), steps)
+
+
+def enforcement_rows(sides, steps: int, repeats: int) -> list[dict]:
+    """Seconds per fit step, dense against a 95 % sparse mask enforced each way, fp32 and bf16."""
+    rows = []
+    for side in sides:
+        for precision in ("fp32", "bf16"):
+            row = {"side": side, "precision": precision}
+            for _ in range(repeats):
+                for name, enforce in ENFORCEMENTS.items():
+                    seconds = fit_step(side, precision, False, Hourglass, steps, enforce)
+                    row[name] = min(row.get(name, seconds), seconds)
+                    print(side, precision, name, f"{seconds:.3f} s", flush=True)
+            rows.append(row)
+    return rows
 
 
 def mask_step(side: int, precision: str, channels_last: bool, network: type[Hourglass], steps: int) -> float:
@@ -83,9 +121,12 @@ def main() -> int:
     parser.add_argument("--sides", default="256,512")
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3, help="rounds over all levers; the fastest is kept")
+    parser.add_argument("--parts", default="levers,masks", help="levers (precision, memory order), masks (enforcement)")
     args = parser.parse_args()
+    sides = [int(s) for s in args.sides.split(",")]
+    parts = set(args.parts.split(","))
     results = []
-    for side in map(int, args.sides.split(",")):
+    for side in sides if "levers" in parts else []:
         for phase, timer in (("fit", fit_step), ("OES mask", mask_step)):
             row = {"side": side, "phase": phase}
             for _ in range(args.repeats):  # round-robin, so a noisy neighbour slows every lever alike
@@ -94,12 +135,25 @@ def main() -> int:
                     row[lever] = min(row.get(lever, seconds), seconds)
                     print(side, phase, lever, f"{seconds:.3f} s", flush=True)
             results.append(row)
-    rows = [[r["side"], r["phase"]] + [f"{r[k]:.3f} ({r['fp32'] / r[k]:.2f}x)" for k in LEVERS] for r in results]
-    markdown = (
-        f"## Seconds per step of the default generator (fastest of {args.repeats} rounds; speed-up against fp32)\n\n"
-        + table(["side", "phase", *LEVERS], rows)
-    )
-    md, js = write_results("step_time", markdown, {"results": results})
+    markdown = ""
+    if results:
+        rows = [[r["side"], r["phase"]] + [f"{r[k]:.3f} ({r['fp32'] / r[k]:.2f}x)" for k in LEVERS] for r in results]
+        markdown += (
+            f"## Seconds per step of the default generator (fastest of {args.repeats} rounds;"
+            " speed-up against fp32)\n\n" + table(["side", "phase", *LEVERS], rows)
+        )
+    masks = enforcement_rows(sides, args.steps, args.repeats) if "masks" in parts else []
+    if masks:
+        rows = [
+            [r["side"], r["precision"]] + [f"{r[k]:.3f} ({r['dense'] / r[k]:.2f}x)" for k in ENFORCEMENTS]
+            for r in masks
+        ]
+        markdown += (
+            f"\n## Seconds per fit step: dense against a 95 % sparse mask (fastest of {args.repeats} rounds;"
+            " speed-up against dense)\n\n" + table(["side", "precision", *ENFORCEMENTS], rows)
+        )
+    name = "step_time" if parts == {"levers", "masks"} else "step_time_" + "_".join(sorted(parts))
+    md, js = write_results(name, markdown, {"results": results, "masks": masks})
     print(markdown)
     print(f"wrote {md} and {js}")
     return 0

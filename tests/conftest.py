@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ from sparse_dip.generators.hourglass import HourglassConfig
 from sparse_dip.images import add_gaussian_noise
 
 torch.set_num_threads(int(os.environ.get("SPARSE_DIP_TEST_THREADS", "2")))  # 2 cores on CI
+# --precision auto caches its probes here, not in the user's home (Ray workers inherit it).
+os.environ["SPARSE_DIP_CACHE"] = tempfile.mkdtemp(prefix="sparse-dip-cache-")
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ from sparse_dip.restoration.fit import Callback, FitConfig, FitResult, fit
 from sparse_dip.restoration.mask_compat import stored_generator
 from sparse_dip.restoration.masks import METHODS, BaselineConfig, find_mask
 from sparse_dip.restoration.memory import check_memory
+from sparse_dip.restoration.precision_probe import choose_precision
 from sparse_dip.restoration.stopping import StopConfig
 from sparse_dip.runtime import resolve_device, seeded_init, stream, versions
 
@@ -69,6 +70,9 @@ class RestoreConfig:
     needs the noise std ``sigma`` (0-255 scale), estimated from the image when not given.
     ``rescale_init`` multiplies the kept weights of each layer by ``1 / sqrt(its density)``
     before the fit (ToST's sparsity-aware initialisation, :mod:`sparse_dip.pruning.rescale`).
+    ``auto_precision`` replaces ``oes.precision`` and ``fit.precision`` by the faster of fp32 and
+    bf16 at each phase's size on this machine (:mod:`sparse_dip.restoration.precision_probe`);
+    the report says what was picked and the step times that decided it.
     """
 
     sparsity: float = defaults.SPARSITY
@@ -84,6 +88,7 @@ class RestoreConfig:
     objective: Literal["mse", "sure"] = "mse"
     sigma: float | None = None
     device: str = "auto"
+    auto_precision: bool = False
 
     def __post_init__(self) -> None:
         if self.objective not in ("mse", "sure"):
@@ -116,6 +121,7 @@ class RestoreConfig:
             "objective": self.objective,
             "sigma": self.sigma,
             "device": self.device,
+            "auto_precision": self.auto_precision,
         }
 
 
@@ -303,6 +309,15 @@ def _mask_info(mask: Mask, observed: np.ndarray, setup: _Setup, config: RestoreC
     }
 
 
+def _probe_precision(setup: _Setup, config: RestoreConfig, learns_mask: bool) -> dict:
+    """The precision of the fit (and of the mask search, when there is one) at its own size."""
+    picked = {"fit": choose_precision(setup.generator, *setup.z.shape[-2:], setup.device)}
+    if learns_mask:
+        mask_side = _mask_input(setup.z, setup, config).shape[-2:]
+        picked["mask"] = choose_precision(setup.generator, *mask_side, setup.device)
+    return picked
+
+
 def learn_mask_for(
     observed: np.ndarray,
     operator: Operator,
@@ -318,6 +333,9 @@ def learn_mask_for(
         raise InputError("a mask needs a sparsity above 0")
     started = time.perf_counter()
     setup = _setup(observed, operator, config)
+    if config.auto_precision:
+        picked = _probe_precision(setup, config, learns_mask=True)["mask"]["picked"]
+        config = replace(config, oes=replace(config.oes, precision=picked))
     check_memory(
         setup.generator,
         *padded_size(*setup.mask_image_size, setup.generator.levels),
@@ -374,7 +392,15 @@ def restore(
             mask = MaskFile(Mask(resume["mask"]), resume["mask_info"])
         fresh_init = resume["fresh_init"]
     setup = _setup(observed, operator, config, mask, fresh_init)
-    check_memory(setup.generator, *setup.z.shape[-2:], config.fit.precision, setup.device)
+    requested = config  # what the report and checkpoints record as the settings
+    precision = None
+    if config.auto_precision:
+        learns = mask is None and config.sparsity > 0 and resume is None
+        precision = resume["precision"] if resume is not None else _probe_precision(setup, config, learns)
+        setup = replace(setup, fit=replace(setup.fit, precision=precision["fit"]["picked"]))
+        if "mask" in precision:
+            config = replace(config, oes=replace(config.oes, precision=precision["mask"]["picked"]))
+    check_memory(setup.generator, *setup.z.shape[-2:], setup.fit.precision, setup.device)
     reference = None if clean is None else to_tensor(clean, setup.device)
 
     mask_info = None if mask is None else mask.info
@@ -397,7 +423,8 @@ def restore(
         on_checkpoint(
             {
                 "format": checkpoint.FORMAT,
-                "settings": config.to_dict(),
+                "settings": requested.to_dict(),
+                "precision": precision,
                 "operator": operator.to_dict(),
                 "image_sha256": image_hash,
                 "mask": None if found is None else dict(found),
@@ -429,7 +456,8 @@ def restore(
     report = {
         "sparsity": config.sparsity,
         "seed": config.seed,
-        "settings": config.to_dict(),
+        "settings": requested.to_dict(),
+        "precision": precision or {"fit": {"picked": setup.fit.precision, "source": "settings"}},
         "operator": operator.to_dict(),
         "versions": versions(),
         "device": str(setup.device),
