@@ -182,7 +182,7 @@ def sweep(
     threads: Threads = None,
     ray_address: RayAddress = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    precision: Annotated[str, typer.Option(help="auto (the faster of fp32 and bf16 here), fp32 or bf16.")] = "auto",
+    precision: Annotated[str, typer.Option(help="fp32, bf16, or auto (the faster of the two here).")] = "fp32",
 ) -> None:
     """Run a grid of denoising runs (images x methods x sparsities x seeds); resumes when rerun."""
     with user_errors():

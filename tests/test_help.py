@@ -79,7 +79,7 @@ def test_denoise_help_shows_the_defaults_the_code_uses():
         "--mask-steps": config.oes.steps,
         "--seed": config.seed,
         "--device": config.device,
-        "--precision": "auto",  # the CLI times fp32 against bf16; the Python API runs fit.precision
+        "--precision": config.fit.precision,
     }
     for name, value in expected.items():
         assert f"[default: {value}]" in lines[name], lines[name]

@@ -71,7 +71,9 @@ def test_the_cli_reports_the_precision_it_used(tmp_path, noisy_rgb):
     from sparse_dip.images import save_image
 
     save_image(tmp_path / "n.png", noisy_rgb)
-    result = CliRunner().invoke(app, ["denoise", str(tmp_path / "n.png"), "--steps", "4", "--mask-steps", "2"])
+    result = CliRunner().invoke(
+        app, ["denoise", str(tmp_path / "n.png"), "--steps", "4", "--mask-steps", "2", "--precision", "auto"]
+    )
     assert result.exit_code == 0, result.output
     assert "precision: mask fp32 (small image); fit fp32 (small image)" in result.output
     report = json.loads((tmp_path / "n_denoised.json").read_text())
