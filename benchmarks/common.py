@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from sparse_dip.images import add_gaussian_noise, load_image
-from sparse_dip.runtime import versions
+from sparse_dip.runtime import cpu_model, versions
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_IMAGES = ROOT.parent / "shared" / "data" / "images"
@@ -65,16 +64,8 @@ def noisy_copy(clean: np.ndarray, sigma: float, seed: int) -> np.ndarray:
 
 def machine() -> dict:
     """The machine and library versions a result was measured with."""
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),

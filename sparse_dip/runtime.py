@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import platform
 from importlib import metadata
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -57,6 +58,17 @@ def seeded_init(seed: int, build, purpose: str = "weights"):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(stream(seed, purpose).initial_seed())
         return build()
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what ``platform`` knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
 
 
 def versions() -> dict[str, str]:

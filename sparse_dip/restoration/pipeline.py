@@ -309,13 +309,12 @@ def _mask_info(mask: Mask, observed: np.ndarray, setup: _Setup, config: RestoreC
     }
 
 
-def _probe_precision(setup: _Setup, config: RestoreConfig, learns_mask: bool) -> dict:
-    """The precision of the fit (and of the mask search, when there is one) at its own size."""
-    picked = {"fit": choose_precision(setup.generator, *setup.z.shape[-2:], setup.device)}
-    if learns_mask:
-        mask_side = _mask_input(setup.z, setup, config).shape[-2:]
-        picked["mask"] = choose_precision(setup.generator, *mask_side, setup.device)
-    return picked
+def _probe_precision(setup: _Setup, config: RestoreConfig, phases: tuple[str, ...]) -> dict:
+    """The precision of each of ``phases`` (``"mask"``, ``"fit"``), timed at that phase's own size."""
+    sizes = {"fit": setup.z.shape[-2:]}
+    if "mask" in phases:
+        sizes["mask"] = _mask_input(setup.z, setup, config).shape[-2:]
+    return {phase: choose_precision(setup.generator, *sizes[phase], setup.device) for phase in phases}
 
 
 def learn_mask_for(
@@ -334,7 +333,7 @@ def learn_mask_for(
     started = time.perf_counter()
     setup = _setup(observed, operator, config)
     if config.auto_precision:
-        picked = _probe_precision(setup, config, learns_mask=True)["mask"]["picked"]
+        picked = _probe_precision(setup, config, ("mask",))["mask"]["picked"]
         config = replace(config, oes=replace(config.oes, precision=picked))
     check_memory(
         setup.generator,
@@ -395,8 +394,8 @@ def restore(
     requested = config  # what the report and checkpoints record as the settings
     precision = None
     if config.auto_precision:
-        learns = mask is None and config.sparsity > 0 and resume is None
-        precision = resume["precision"] if resume is not None else _probe_precision(setup, config, learns)
+        phases = ("mask", "fit") if mask is None and config.sparsity > 0 and resume is None else ("fit",)
+        precision = resume["precision"] if resume is not None else _probe_precision(setup, config, phases)
         setup = replace(setup, fit=replace(setup.fit, precision=precision["fit"]["picked"]))
         if "mask" in precision:
             config = replace(config, oes=replace(config.oes, precision=precision["mask"]["picked"]))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +28,7 @@ from sparse_dip.files import write_json
 from sparse_dip.generators.hourglass import Hourglass, HourglassConfig, input_noise
 from sparse_dip.pruning.mask import top_k
 from sparse_dip.pruning.zeroed import zero_pruned
-from sparse_dip.runtime import versions
+from sparse_dip.runtime import cpu_model, versions
 
 MARGIN = 1.1
 MIN_SIDE = 128
@@ -51,8 +50,9 @@ def step_seconds(generator: HourglassConfig, height: int, width: int, precision:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = Hourglass(generator).to(device)
-    scores = {n: torch.rand(p.shape, generator=torch.Generator().manual_seed(1)) for n, p in model.named_parameters()}
-    zero_pruned(model, top_k({n: s for n, s in scores.items() if s.dim() > 1}, 0.05))
+    draw = torch.Generator().manual_seed(1)
+    scores = {n: torch.rand(p.shape, generator=draw) for n, p in model.named_parameters() if p.dim() > 1}
+    zero_pruned(model, top_k(scores, 0.05))
     z = input_noise(generator.input_depth, height, width, torch.Generator().manual_seed(0)).to(device)
     target = torch.rand(1, generator.out_channels, height, width, generator=torch.Generator().manual_seed(2)).to(device)
     fit(model, z, target, FitConfig(steps=1, ema=None, precision=precision))
@@ -66,16 +66,8 @@ def step_seconds(generator: HourglassConfig, height: int, width: int, precision:
 
 
 def device_name(device: torch.device) -> str:
-    """The CPU's model name (``/proc/cpuinfo``) or the GPU's."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    """The CPU's model name or the GPU's."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
 
 
 def cache_path() -> Path:
