@@ -73,7 +73,10 @@ def compare(
         float, typer.Option(help="Fraction of weights removed by every mask method, in (0, 1).")
     ] = defaults.SPARSITY,
     steps: Annotated[int, typer.Option(help=FIT_STEPS_HELP)] = defaults.FIT_STEPS,
-    stop: Annotated[bool, typer.Option("--stop/--no-stop", help=STOP_HELP)] = True,
+    stop: Annotated[
+        bool | None,
+        typer.Option("--stop/--no-stop", help=STOP_HELP, show_default="stop for denoise, no-stop for the other tasks"),
+    ] = None,
     mask_steps: Annotated[int, typer.Option(help="OES mask-learning steps.")] = defaults.MASK_STEPS,
     imp_steps: Annotated[
         int | None, typer.Option(help="Fitting steps per IMP level.", show_default="the fitting steps")
@@ -104,20 +107,22 @@ def compare(
         from sparse_dip.restoration.compare import compare as run_compare
         from sparse_dip.restoration.denoise import DenoiseConfig
         from sparse_dip.restoration.masks import BaselineConfig
+        from sparse_dip.restoration.stopping import StopConfig
         from sparse_dip.runtime import resolve_device, versions
 
         operator = task_operator(task, holes, scale, kernel, boundary)
         names = check_methods([m.strip() for m in methods.split(",") if m.strip()], operator)
         if not 0.0 < sparsity < 1.0:
             raise InputError(f"--sparsity must be in (0, 1) for a comparison, got {sparsity}")
-        base = DenoiseConfig()
+        base = DenoiseConfig.for_operator(operator)
+        stop = operator.stop_early if stop is None else stop
         try:
             config = DenoiseConfig(
                 sparsity=sparsity,
                 seed=seed,
                 device=device,
                 oes=replace(base.oes, precision=precision, steps=mask_steps),
-                fit=replace(base.fit, precision=precision, steps=steps, stop=base.fit.stop if stop else None),
+                fit=replace(base.fit, precision=precision, steps=steps, stop=StopConfig() if stop else None),
                 baseline=BaselineConfig(
                     imp=IMPConfig(rewind_step=rewind_step), imp_steps=imp_steps if imp_steps is not None else steps
                 ),

@@ -24,12 +24,17 @@ if TYPE_CHECKING:
     from sparse_dip.physics import Operator
 
 FIT_STEPS_HELP = "Most fitting steps; the stopping rule usually ends the fit sooner (all of them with --no-stop)."
+TASK_STEPS_HELP = "Fitting steps (at most, with --stop)."
 OBJECTIVE_HELP = (
     "mse: fit the noisy image (DIP). sure: fit Stein's unbiased estimate of the error to the clean image, "
     "with the noisy image as the generator's input (DIP-SURE); needs the noise level (--sigma, or estimated)."
 )
 SIGMA_HELP = "Noise standard deviation on the 0-255 scale, for --objective sure."
 STOP_HELP = "Stop at the first confirmed minimum of the windowed variance of the outputs (ES-WMV)."
+TASK_STOP_HELP = (
+    "Stop at the first confirmed minimum of the windowed variance of the outputs (ES-WMV), for a noisy "
+    "observation; without noise the fit improves to the last step."
+)
 
 Sparsity = Annotated[float, typer.Option(help="Fraction of weights removed, in [0, 1); 0 is dense DIP.")]
 
@@ -46,6 +51,8 @@ OutDeblurred = _out("IMAGE", "deblurred")
 Clean = Annotated[Path | None, typer.Option(help="Clean reference: track PSNR and report PSNR/SSIM.")]
 Steps = Annotated[int, typer.Option(help=FIT_STEPS_HELP)]
 Stop = Annotated[bool, typer.Option("--stop/--no-stop", help=STOP_HELP)]
+TaskSteps = Annotated[int, typer.Option(help=TASK_STEPS_HELP)]
+TaskStop = Annotated[bool, typer.Option("--stop/--no-stop", help=TASK_STOP_HELP)]
 MaskSteps = Annotated[int, typer.Option(help="OES mask-learning steps.")]
 Seed = Annotated[int, typer.Option(help="Seed of the weights, input noise and relaxation noise.")]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
@@ -199,8 +206,8 @@ def inpaint(
     sparsity: Sparsity = defaults.SPARSITY,
     out: OutInpainted = None,
     clean: Clean = None,
-    steps: Steps = defaults.FIT_STEPS,
-    stop: Stop = True,
+    steps: TaskSteps = defaults.FIT_STEPS,
+    stop: TaskStop = False,
     mask_steps: MaskSteps = defaults.MASK_STEPS,
     seed: Seed = 0,
     device: Device = "auto",
@@ -227,8 +234,8 @@ def superres(
     sparsity: Sparsity = defaults.SPARSITY,
     out: OutUpscaled = None,
     clean: Clean = None,
-    steps: Steps = defaults.FIT_STEPS,
-    stop: Stop = True,
+    steps: TaskSteps = defaults.FIT_STEPS,
+    stop: TaskStop = False,
     mask_steps: MaskSteps = defaults.MASK_STEPS,
     seed: Seed = 0,
     device: Device = "auto",
@@ -256,8 +263,8 @@ def deblur(
     sparsity: Sparsity = defaults.SPARSITY,
     out: OutDeblurred = None,
     clean: Clean = None,
-    steps: Steps = defaults.FIT_STEPS,
-    stop: Stop = True,
+    steps: TaskSteps = defaults.FIT_STEPS,
+    stop: TaskStop = False,
     mask_steps: MaskSteps = defaults.MASK_STEPS,
     seed: Seed = 0,
     device: Device = "auto",
@@ -324,8 +331,9 @@ def _run(
         if mask is not None and (given(ctx, "sparsity") or given(ctx, "mask_steps")):
             ignored = "--sparsity and --mask-steps are ignored: the mask file sets the sparsity"
             warnings.warn(ignored, Notice, stacklevel=1)
+        operator = operator_of()
         config = run_config(
-            RestoreConfig(),
+            RestoreConfig.for_operator(operator),
             None if mask is not None else sparsity,
             seed,
             device,
@@ -340,7 +348,6 @@ def _run(
             resolve_device(device)
         except ValueError as error:
             raise InputError(str(error)) from None
-        operator = operator_of()
         out = out or observed.with_name(f"{observed.stem}_{task}{output_suffix(observed)}")
         run = FileRun(
             observed=observed,
@@ -408,6 +415,8 @@ def run_config(
     options applied; ``sparsity`` None keeps the base's (a mask file sets it). One-line errors."""
     from dataclasses import replace
 
+    from sparse_dip.restoration.stopping import StopConfig
+
     auto = precision == "auto"
     try:
         return replace(
@@ -420,7 +429,7 @@ def run_config(
                 base.fit,
                 precision=base.fit.precision if auto else precision,
                 steps=steps,
-                stop=base.fit.stop if stop else None,
+                stop=(base.fit.stop or StopConfig()) if stop else None,
             ),
             auto_precision=auto,
             **changes,

@@ -173,3 +173,23 @@ def test_compare_refuses_a_method_or_task_it_cannot_run(folder, args, needle):
     assert result.exit_code == 2, result.output
     assert needle in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert _snapshot(folder) == before and not (folder / "cmp").exists()
+
+
+@pytest.mark.parametrize("flag, stops", [([], False), (["--stop"], True)])
+def test_inpaint_runs_every_step_unless_asked_to_stop_early(folder, flag, stops):
+    """The stopping rule detects fitting noise, so the noise-free tasks run every step by default."""
+    _ok(["inpaint", str(folder / "damaged.png"), "--holes", str(folder / "holes.png"), *flag])
+    report = json.loads((folder / "damaged_inpainted.json").read_text())
+    assert (report["settings"]["fit"]["stop"] is not None) is stops
+    assert (report["stopping"] is not None) is stops
+    assert report["fit_steps_run"] == 6
+
+
+def test_the_default_settings_stop_early_for_denoising_only():
+    from sparse_dip.physics import Identity, Inpainting
+    from sparse_dip.restoration.pipeline import RestoreConfig
+
+    assert RestoreConfig.for_operator(Identity()).fit.stop is not None
+    for operator in (Inpainting.from_array(np.ones((8, 8), bool)), Downsampling(2), Blur(torch.ones(3, 3) / 9)):
+        config = RestoreConfig.for_operator(operator, seed=3)
+        assert config.fit.stop is None and config.seed == 3

@@ -20,6 +20,11 @@ class Operator:
     """``A``: images ``[B, C, H, W]`` to observations. Subclasses define :meth:`__call__`."""
 
     name = "operator"
+    stop_early = False
+    """Whether a fit stops by default at the windowed-variance minimum (ES-WMV). That rule
+    detects the generator starting to fit *noise*, so only denoising turns it on: with an
+    (almost) noise-free observation the error keeps falling to the step maximum
+    (``BENCHMARKS.md``, inverse problems)."""
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

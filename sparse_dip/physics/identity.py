@@ -14,6 +14,7 @@ class Identity(Operator):
     """The observation is the image (plus noise)."""
 
     name = "identity"
+    stop_early = True
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         return image

@@ -125,7 +125,7 @@ def run_method(
 def compare(
     observed: np.ndarray,
     methods: Sequence[str],
-    config: RestoreConfig = RestoreConfig(),
+    config: RestoreConfig | None = None,
     clean: np.ndarray | None = None,
     sigma: float | None = None,
     on_method: Callable[[str], tuple[Callable | None, Callback | None]] | None = None,
@@ -136,8 +136,10 @@ def compare(
     (a noisy image by default).
 
     ``on_method(name)`` is called before each method and may return its progress callbacks
-    ``(on_mask_step, on_fit_step)``; ``on_result(name, row)`` after it.
+    ``(on_mask_step, on_fit_step)``; ``on_result(name, row)`` after it. ``config`` None is
+    :meth:`RestoreConfig.for_operator` ``(operator)``.
     """
+    config = RestoreConfig.for_operator(operator) if config is None else config
     results = {}
     for method in check_methods(methods, operator):
         on_mask, on_fit = on_method(method) if on_method is not None else (None, None)

@@ -63,7 +63,8 @@ class RestoreConfig:
     (:meth:`~sparse_dip.physics.base.Operator.central`).
     ``fit.steps`` is a maximum: by default the fit stops at the first confirmed minimum of the
     windowed variance of its outputs (``fit.stop``, :mod:`sparse_dip.restoration.stopping`);
-    with ``fit.stop = None`` it runs every step.
+    with ``fit.stop = None`` it runs every step, which :meth:`for_operator` chooses for every
+    operator but the identity (:attr:`~sparse_dip.physics.base.Operator.stop_early`).
     ``objective="sure"`` fits (and searches the mask) by Stein's unbiased estimate of the error
     to the clean image instead of the error to the noisy one, with the generator's input the
     noisy image itself (DIP-SURE, :mod:`sparse_dip.restoration.sure`), for denoising only; it
@@ -105,6 +106,15 @@ class RestoreConfig:
             raise InputError(f"mask_side must be non-negative, got {self.mask_side}")
         if self.mask_view not in ("downscale", "crop"):
             raise InputError(f"mask_view must be 'downscale' or 'crop', got {self.mask_view!r}")
+
+    @classmethod
+    def for_operator(cls, operator: Operator, **settings) -> RestoreConfig:
+        """The defaults for ``operator`` (with ``settings`` changed): the stopping rule for
+        denoising only, every fit step for inpainting, super-resolution and deblurring."""
+        config = cls(**settings)
+        if operator.stop_early:
+            return config
+        return replace(config, fit=replace(config.fit, stop=None))
 
     def to_dict(self) -> dict:
         return {
@@ -348,7 +358,7 @@ def learn_mask_for(
 def restore(
     observed: np.ndarray,
     operator: Operator,
-    config: RestoreConfig = RestoreConfig(),
+    config: RestoreConfig | None = None,
     clean: np.ndarray | None = None,
     on_mask_step: Callable[[int, float], None] | None = None,
     on_fit_step: Callback | None = None,
@@ -362,7 +372,8 @@ def restore(
 
     With ``clean`` (the image's shape, :meth:`~sparse_dip.physics.base.Operator.image_size`),
     PSNR is tracked during the fit and PSNR/SSIM are reported. ``on_mask_step(step, loss)`` and
-    ``on_fit_step(step, values)`` report progress.
+    ``on_fit_step(step, values)`` report progress. ``config`` None is
+    :meth:`RestoreConfig.for_operator` ``(operator)``.
 
     With ``mask`` (from :func:`learn_mask_for` or a mask file), no mask is learned: the
     generator is the one the mask was found on, its weights regenerated from the mask's seed
@@ -375,6 +386,7 @@ def restore(
     the same image as an uninterrupted run (CPU).
     """
     started = time.perf_counter()
+    config = RestoreConfig.for_operator(operator) if config is None else config
     image_size = _check_observation(observed, operator)
     if clean is not None and clean.shape != (*image_size, observed.shape[2]):
         raise InputError(
