@@ -4,7 +4,10 @@
 
 ``masks``: a fitting step of the dense generator against the same step with a 95 % sparse
 random mask, enforced by the parametrisation (a select in every pass) and by zeroed weights and
-gradients (:mod:`sparse_dip.pruning.zeroed`, what the fit uses), in fp32 and bf16.
+gradients (:mod:`sparse_dip.pruning.zeroed`, what the fit uses), and with channel masks keeping
+50 % and 25 % of the weights in whole filters, whose empty channels are cut from the network
+(:mod:`sparse_dip.generators.compact`, what the fit does with an ``oes-channels`` mask), in fp32
+and bf16.
 ``levers``: bf16 autocast, channels-last memory format, both; and, as the baseline of the fused
 forward pass, the same network run in the textbook order (convolution, pooling, upsampling,
 convolution). For a fitting step (Adam on the masked generator) and for an OES mask step.
@@ -21,8 +24,10 @@ import time
 import torch
 from common import table, write_results
 
+from sparse_dip.generators.compact import compact, cuttable
 from sparse_dip.generators.hourglass import Hourglass, input_noise, padded_size, textbook_forward
-from sparse_dip.pruning.mask import top_k
+from sparse_dip.pruning.channel_oes import filters_at
+from sparse_dip.pruning.mask import Mask, top_k
 from sparse_dip.pruning.oes import OESConfig
 from sparse_dip.pruning.parametrize import apply_mask
 from sparse_dip.pruning.zeroed import zero_pruned
@@ -68,10 +73,46 @@ def _per_step(run, steps: int) -> float:
     return (total - (time.perf_counter() - started)) / steps
 
 
+def _random_mask(model: Hourglass):
+    scores = {
+        n: torch.rand(p.shape, generator=torch.Generator().manual_seed(2))
+        for n, p in model.named_parameters()
+        if p.dim() > 1
+    }
+    return top_k(scores, 0.05)
+
+
+def _enforced(enforce):
+    def prepare(model: Hourglass) -> Hourglass:
+        enforce(model, _random_mask(model))
+        return model
+
+    return prepare
+
+
+def _compacted(sparsity: float):
+    """A channel mask keeping ``1 - sparsity`` of the cuttable weights in whole filters (random
+    choice: the time does not depend on which), cut out of the network, the rest zeroed."""
+
+    def prepare(model: Hourglass) -> Hourglass:
+        names = cuttable(model)
+        params = dict(model.named_parameters())
+        logits = {n: torch.rand(params[n].shape[0], generator=torch.Generator().manual_seed(3)) for n in names}
+        filters = filters_at(logits, {n: params[n][0].numel() for n in names}, 1.0 - sparsity)
+        mask = Mask({n: filters[n].view(-1, 1, 1, 1).expand_as(params[n]).clone() for n in names})
+        thin, thin_mask, _ = compact(model, mask)
+        zero_pruned(thin, thin_mask)
+        return thin
+
+    return prepare
+
+
 ENFORCEMENTS = {
-    "dense": None,
-    "masked (parametrisation)": apply_mask,
-    "masked (zeroed weights and gradients)": zero_pruned,
+    "dense": lambda model: model,
+    "masked (parametrisation)": _enforced(apply_mask),
+    "masked (zeroed weights and gradients)": _enforced(zero_pruned),
+    "compacted, channel mask 50 %": _compacted(0.5),
+    "compacted, channel mask 75 %": _compacted(0.75),
 }
 
 
@@ -81,28 +122,23 @@ def fit_step(
     channels_last: bool,
     network: type[Hourglass],
     steps: int,
-    enforce=zero_pruned,
+    prepare=ENFORCEMENTS["masked (zeroed weights and gradients)"],
 ) -> float:
     model, z, target = _setup(side, channels_last, network)
-    scores = {
-        n: torch.rand(p.shape, generator=torch.Generator().manual_seed(2))
-        for n, p in model.named_parameters()
-        if p.dim() > 1
-    }
-    if enforce is not None:
-        enforce(model, top_k(scores, 0.05))
+    model = prepare(model)
     return _per_step(lambda n: fit(model, z, target, FitConfig(steps=n, precision=precision)), steps)
 
 
 def enforcement_rows(sides, steps: int, repeats: int) -> list[dict]:
-    """Seconds per fit step, dense against a 95 % sparse mask enforced each way, fp32 and bf16."""
+    """Seconds per fit step, dense against a 95 % sparse mask enforced each way and compacted
+    channel masks, fp32 and bf16."""
     rows = []
     for side in sides:
         for precision in ("fp32", "bf16"):
             row = {"side": side, "precision": precision}
             for _ in range(repeats):
-                for name, enforce in ENFORCEMENTS.items():
-                    seconds = fit_step(side, precision, False, Hourglass, steps, enforce)
+                for name, prepare in ENFORCEMENTS.items():
+                    seconds = fit_step(side, precision, False, Hourglass, steps, prepare)
                     row[name] = min(row.get(name, seconds), seconds)
                     print(side, precision, name, f"{seconds:.3f} s", flush=True)
             rows.append(row)
@@ -149,8 +185,9 @@ def main() -> int:
             for r in masks
         ]
         markdown += (
-            f"\n## Seconds per fit step: dense against a 95 % sparse mask (fastest of {args.repeats} rounds;"
-            " speed-up against dense)\n\n" + table(["side", "precision", *ENFORCEMENTS], rows)
+            "\n## Seconds per fit step: dense, 95 % sparse masks, compacted channel masks"
+            f" (fastest of {args.repeats} rounds; speed-up against dense)\n\n"
+            + table(["side", "precision", *ENFORCEMENTS], rows)
         )
     name = "step_time" if parts == {"levers", "masks"} else "step_time_" + "_".join(sorted(parts))
     md, js = write_results(name, markdown, {"results": results, "masks": masks})

@@ -23,7 +23,7 @@ SYNFLOW_ROUNDS = 100
 TOST_LABEL_SMOOTHING = 0.1
 """Label smoothing in ToST's recipe (``ToSTConfig.label_smoothing``)."""
 
-PRUNING_METHODS = ("oes", "random", "magnitude", "snip", "grasp", "synflow", "imp")
+PRUNING_METHODS = ("oes", "oes-channels", "random", "magnitude", "snip", "grasp", "synflow", "imp", "profile")
 """The names in the pruning-method registry (:data:`sparse_dip.pruning.methods.METHODS`), for
 help texts that must not import torch; ``tests/test_methods.py`` keeps the two equal."""
 

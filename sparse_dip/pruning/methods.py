@@ -24,9 +24,11 @@ import torch
 from torch import nn
 
 from sparse_dip import defaults
+from sparse_dip.pruning.channel_oes import learn_channel_mask
 from sparse_dip.pruning.imp import IMPConfig, Train, iterative_magnitude_pruning
 from sparse_dip.pruning.mask import Mask, Scope
 from sparse_dip.pruning.oes import OESConfig, learn_mask
+from sparse_dip.pruning.profile import random_at_profile, stored_profile
 from sparse_dip.pruning.prune import Schedule, prune
 from sparse_dip.pruning.scores import (
     Forward,
@@ -83,6 +85,17 @@ class SynFlowConfig:
 
 
 @dataclass(frozen=True)
+class ProfileConfig:
+    """The per-layer densities to draw a random mask at (``(name, density)`` pairs); empty: the
+    stored profile, averaged from OES masks of the development images (:mod:`~sparse_dip.pruning.profile`)."""
+
+    densities: tuple[tuple[str, float], ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"densities": "stored" if not self.densities else dict(self.densities)}
+
+
+@dataclass(frozen=True)
 class Method:
     """A registry entry: a one-line summary (for help texts), the config type, the ``find``
     function, and the :class:`Problem` fields it needs."""
@@ -118,6 +131,19 @@ def _oes(problem: Problem, density: float, config: OESConfig) -> Mask:
     ).mask
 
 
+def _oes_channels(problem: Problem, density: float, config: OESConfig) -> Mask:
+    assert problem.loss is not None
+    return learn_channel_mask(
+        problem.model,
+        problem.loss,
+        density,
+        config,
+        names=problem.names,
+        generator=problem.generator,
+        callback=problem.on_step,
+    ).mask
+
+
 def _imp(problem: Problem, density: float, config: IMPConfig) -> Mask:
     """IMP leaves the model at its rewind point under the final mask (not trained at that level)."""
     assert problem.train is not None
@@ -134,6 +160,14 @@ def _imp(problem: Problem, density: float, config: IMPConfig) -> Mask:
     mask = levels[-1].mask
     assert mask is not None
     return mask
+
+
+def _profile(problem: Problem, density: float, config: ProfileConfig) -> Mask:
+    densities = dict(config.densities) if config.densities else stored_profile()
+    params = dict(problem.model.named_parameters())
+    shapes = {n: params[n].shape for n in problem.names}
+    mask = random_at_profile(shapes, densities, density, problem.generator)
+    return Mask({n: keep.to(params[n].device) for n, keep in mask.items()})
 
 
 def _random(p: Problem) -> RandomScorer:
@@ -154,12 +188,16 @@ def _grasp(p: Problem) -> GraSPScorer:
 
 METHODS: dict[str, Method] = {
     "oes": Method("a mask learned on the random network (Optimal Eye Surgeon)", OESConfig, _oes, ("loss",)),
+    "oes-channels": Method(
+        "OES over whole output channels: a thinner network to fit", OESConfig, _oes_channels, ("loss",)
+    ),
     "random": Method("uniformly random scores", ScoreConfig, _scored(_random)),
     "magnitude": Method("largest |w| at initialisation", ScoreConfig, _scored(_magnitude)),
     "snip": Method("connection sensitivity |g w| (SNIP)", ScoreConfig, _scored(_snip), ("loss",)),
     "grasp": Method("gradient flow w (H g) (GraSP)", ScoreConfig, _scored(_grasp), ("loss",)),
     "synflow": Method("data-free synaptic flow, iterated (SynFlow)", SynFlowConfig, _synflow, ("example_input",)),
     "imp": Method("iterative magnitude pruning with rewinding", IMPConfig, _imp, ("train",)),
+    "profile": Method("random positions at OES's average per-layer densities (no search)", ProfileConfig, _profile),
 }
 
 

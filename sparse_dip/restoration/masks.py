@@ -2,7 +2,7 @@
 
 All methods see the same thing: the generator at its random initialisation, its input noise
 ``z``, the view of the observation the mask is learned on and its forward operator ``A``.
-Data-driven methods (OES, SNIP, GraSP) use the fitting loss ``MSE(A(crop(G(z))), y)``
+Data-driven methods (OES, channel OES, SNIP, GraSP) use the fitting loss ``MSE(A(crop(G(z))), y)``
 (:func:`image_loss`, :mod:`sparse_dip.restoration.data_loss`) at initialisation with
 BatchNorm in train mode, as the generator is fitted; SynFlow needs no data (an all-ones input
 of ``z``'s shape, ``R`` summed before the final sigmoid); IMP fits the generator to the view
@@ -19,12 +19,13 @@ from torch import nn
 from torch.func import functional_call
 
 from sparse_dip import defaults
+from sparse_dip.generators.compact import cuttable
 from sparse_dip.generators.hourglass import Hourglass, crop
 from sparse_dip.physics import Operator
 from sparse_dip.pruning.imp import IMPConfig
 from sparse_dip.pruning.mask import Mask, Scope, maskable_names
 from sparse_dip.pruning.methods import METHODS as REGISTRY
-from sparse_dip.pruning.methods import Problem, ScoreConfig, SynFlowConfig, find
+from sparse_dip.pruning.methods import Problem, ProfileConfig, ScoreConfig, SynFlowConfig, find
 from sparse_dip.pruning.oes import OESConfig, OESResult, learn_mask
 from sparse_dip.pruning.scores import Loss
 from sparse_dip.restoration import sure
@@ -58,8 +59,10 @@ class BaselineConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def for_method(self, method: str) -> ScoreConfig | SynFlowConfig | IMPConfig:
+    def for_method(self, method: str) -> ScoreConfig | SynFlowConfig | IMPConfig | ProfileConfig:
         """The registry config of a baseline ``method`` these settings make."""
+        if method == "profile":
+            return ProfileConfig()
         if method == "synflow":
             return SynFlowConfig(scope=self.scope, rounds=self.synflow_rounds)
         if method == "imp":
@@ -146,7 +149,9 @@ def find_mask(
     if method not in METHODS:
         raise ValueError(f"unknown mask method {method!r}; known: {', '.join(METHODS)}")
     names = maskable_names(model, oes.include if method == "oes" else "weights")
-    if method == "oes":
+    if method == "oes-channels":
+        names = cuttable(model)
+    if method in ("oes", "oes-channels"):
         generator = stream(seed, "relaxation", z.device)
         loss = image_loss(model, z, target, operator, fit_config.sure_sigma, generator)
         problem = Problem(model, names, loss=loss, generator=generator, on_step=on_step)

@@ -21,6 +21,7 @@ from torch.nn import functional as F
 
 from sparse_dip import defaults, metrics
 from sparse_dip.errors import InputError
+from sparse_dip.generators.compact import compact
 from sparse_dip.generators.hourglass import (
     Hourglass,
     HourglassConfig,
@@ -422,10 +423,17 @@ def restore(
     mask_seconds = time.perf_counter() - mask_started
     if mask is None and found is not None:
         mask_info = _mask_info(found, observed, setup, config, mask_seconds)
+    model, compaction = setup.model, None
     if found is not None:
         if config.rescale_init:
             rescale_kept_weights(setup.model, found)
-        zero_pruned(setup.model, found)  # the mask is frozen: zero the pruned weights and their gradients
+        model, fit_mask, cut = compact(setup.model, found)  # empty channels cut: a thinner, equivalent network
+        zero_pruned(model, fit_mask)  # the mask is frozen: zero the pruned weights and their gradients
+        compaction = {
+            "channels_removed": cut.channels_removed,
+            "parameters": sum(p.numel() for p in setup.model.parameters()),
+            "parameters_fitted": sum(p.numel() for p in model.parameters()),
+        }
 
     if resume is not None:
         mask_seconds = resume["mask_seconds"]
@@ -449,7 +457,7 @@ def restore(
     fit_config = setup.fit
     fit_started = time.perf_counter()
     result = fit(
-        setup.model,
+        model,
         setup.z,
         setup.observation,
         fit_config,
@@ -486,6 +494,7 @@ def restore(
         "fit_steps_run": result.history.step[-1],
         "seconds_per_fit_step": fit_seconds / result.history.step[-1],
         "stopping": result.stopping,
+        "compaction": compaction,
         "objective": config.objective,
         "sigma": setup.sigma,
     }
