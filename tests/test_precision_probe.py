@@ -78,3 +78,29 @@ def test_the_cli_reports_the_precision_it_used(tmp_path, noisy_rgb):
     assert "precision: mask fp32 (small image); fit fp32 (small image)" in result.output
     report = json.loads((tmp_path / "n_denoised.json").read_text())
     assert report["settings"]["auto_precision"] is True and report["precision"]["fit"]["picked"] == "fp32"
+
+
+def test_a_batch_on_local_workers_probes_once_per_shape_before_they_start(tmp_path, monkeypatch):
+    """Probes in parallel workers would time each other: the driver probes first, with their threads."""
+    import numpy as np
+
+    from sparse_dip.batch import folder
+    from sparse_dip.images import save_image
+    from sparse_dip.restoration import pipeline
+
+    calls = []
+
+    def fake(generator, height, width, device):
+        calls.append((height, width, torch.get_num_threads()))
+        return {"picked": "fp32", "fp32_seconds": 1.0, "bf16_seconds": 1.0, "source": "probe"}
+
+    monkeypatch.setattr(pipeline, "choose_precision", fake)
+    rng = np.random.default_rng(0)
+    for name, side in (("a", 200), ("b", 200), ("c", 260)):
+        save_image(tmp_path / f"{name}.png", rng.random((side, side, 3)).astype(np.float32))
+    config = pipeline.RestoreConfig(auto_precision=True)
+    runs = folder.plan(sorted(tmp_path.glob("*.png")), tmp_path / "out", config)
+    before = torch.get_num_threads()
+    assert folder.warm_precision(runs, threads=1) == 2  # two shapes
+    assert len(calls) == 4 and all(threads == 1 for *_, threads in calls)  # mask and fit phase each
+    assert torch.get_num_threads() == before

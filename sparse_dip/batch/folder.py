@@ -16,14 +16,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from sparse_dip.batch.executor import Outcome, Task, attempt, run_in_process, run_on_ray, skipped
+import torch
+
+from sparse_dip.batch.executor import Outcome, Task, attempt, default_threads, run_in_process, run_on_ray, skipped
 from sparse_dip.batch.inputs import check_outputs, clean_for, output_for
 from sparse_dip.errors import InputError
 from sparse_dip.images import load_image
 from sparse_dip.physics import Identity
 from sparse_dip.pruning.mask_file import MaskFileError, load_mask, save_mask
 from sparse_dip.restoration.file_run import FileRun
-from sparse_dip.restoration.pipeline import RestoreConfig, learn_mask_for
+from sparse_dip.restoration.pipeline import RestoreConfig, learn_mask_for, precision_for
 
 SHARED_MASKS = {3: "shared-rgb.mask", 1: "shared-gray.mask"}
 """The file names of the masks ``--share-mask`` learns in the output folder: one per channel
@@ -136,6 +138,30 @@ def share_masks(
     return shared, said
 
 
+def warm_precision(runs: Sequence[FileRun], threads: int) -> int:
+    """Run ``--precision auto``'s probe here, once per image shape, with the workers' ``threads``,
+    before local workers start: probes in parallel workers would time each other. Later probes
+    in the workers read the cache (the same machine, threads and sizes). Returns the probes made."""
+    seen: set[tuple] = set()
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for run in runs:
+            if not run.config.auto_precision:
+                continue
+            try:
+                pixels = load_image(run.observed).pixels
+            except InputError:
+                continue  # its own run reports it
+            key = (pixels.shape, run.mask is None)
+            if key not in seen:
+                seen.add(key)
+                precision_for(pixels, run.operator, run.config, learns_mask=run.mask is None)
+    finally:
+        torch.set_num_threads(before)
+    return len(seen)
+
+
 def run_batch(
     runs: Sequence[FileRun],
     workers: int = 1,
@@ -160,6 +186,8 @@ def run_batch(
     if workers == 1 and address is None:
         outcomes = run_in_process(todo, threads, bars, task)
     else:
+        if address is None:  # a cluster's nodes may be other CPUs: each probes for itself
+            warm_precision(todo, threads or default_threads(workers))
         outcomes = run_on_ray(todo, workers, threads, address, gpus, task)
     for outcome in outcomes:
         by_output[outcome.output] = outcome

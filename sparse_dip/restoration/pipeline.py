@@ -328,6 +328,13 @@ def _probe_precision(setup: _Setup, config: RestoreConfig, phases: tuple[str, ..
     return {phase: choose_precision(setup.generator, *sizes[phase], setup.device) for phase in phases}
 
 
+def precision_for(observed: np.ndarray, operator: Operator, config: RestoreConfig, learns_mask: bool = True) -> dict:
+    """What ``--precision auto`` picks for ``observed`` here, per phase (the probe, or its cache):
+    ``restore`` with ``config.auto_precision`` makes the same choice."""
+    setup = _setup(observed, operator, config)
+    return _probe_precision(setup, config, ("mask", "fit") if learns_mask and config.sparsity > 0 else ("fit",))
+
+
 def learn_mask_for(
     observed: np.ndarray,
     operator: Operator,
