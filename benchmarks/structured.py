@@ -8,9 +8,11 @@ weights pruned one by one) against ``oes-channels`` masks at ``--sparsities`` (w
 pruned, the empty channels cut from the network before the fit,
 :mod:`sparse_dip.generators.compact`). Every run learns its mask and fits ``--steps`` steps
 without the stopping rule (the PSNR of the averaged output logged every 10 steps); from the
-curve and the measured time per step, each row gives its peak PSNR (an oracle), the PSNR it
-has at the wall time the OES run took to its own default end (mask search plus 1300 steps),
-and the parameters the fit trains. Rows are written as they finish to
+curve and the measured time per step, each row gives its peak PSNR (an oracle), the best PSNR
+it reaches within the wall time the OES run takes to its own default end (mask search plus 1300
+steps; both runs scored at their best step by then, an oracle for each, because OES overfits
+before step 1300 at this size and its stopping rule ends it near its peak), the seconds it takes
+to reach its peak, and the parameters the fit trains. Rows are written as they finish to
 ``benchmarks/results/structured.{md,json}`` and a rerun resumes. Skips cleanly without the
 shared images.
 """
@@ -50,16 +52,22 @@ def run(noisy: np.ndarray, clean: np.ndarray, method: str, sparsity: float, step
     }
 
 
-def at_time(row: dict, seconds: float) -> float:
-    """The PSNR the run had after ``seconds`` of wall time (mask search included)."""
+def best_by(row: dict, seconds: float) -> float:
+    """The best PSNR the run reached within ``seconds`` of wall time (mask search included)."""
     step = (seconds - row["mask_seconds"]) / row["seconds_per_step"]
     reached = [p for s, p in zip(row["steps"], row["psnr"]) if s <= step]
-    return reached[-1] if reached else float("nan")
+    return max(reached) if reached else float("nan")
+
+
+def seconds_to_peak(row: dict) -> float:
+    """Wall time (mask search included) to the run's best logged step."""
+    peak = max(range(len(row["psnr"])), key=row["psnr"].__getitem__)
+    return row["mask_seconds"] + row["steps"][peak] * row["seconds_per_step"]
 
 
 def summarise(rows: dict, variants: list[str]) -> tuple[str, dict]:
     body, summary = [], {}
-    for variant in variants:
+    for variant in ["oes", *variants]:
         have = {k.split("/")[0]: r for k, r in rows.items() if k.endswith(f"/{variant}")}
         pairs = [(img, r) for img, r in have.items() if f"{img}/oes" in rows]
         if not pairs:
@@ -69,7 +77,7 @@ def summarise(rows: dict, variants: list[str]) -> tuple[str, dict]:
             own = rows[f"{img}/oes"]
             budget = own["mask_seconds"] + own["seconds_per_step"] * defaults.FIT_STEPS
             gaps_peak.append(max(r["psnr"]) - max(own["psnr"]))
-            gaps_time.append(at_time(r, budget) - at_time(own, budget))
+            gaps_time.append(best_by(r, budget) - best_by(own, budget))
         entry = {
             "images": len(pairs),
             "mean_peak_psnr": statistics.mean(max(r["psnr"]) for _, r in pairs),
@@ -78,6 +86,7 @@ def summarise(rows: dict, variants: list[str]) -> tuple[str, dict]:
             "seconds_per_step": statistics.mean(r["seconds_per_step"] for _, r in pairs),
             "parameters_fitted": statistics.mean(r["parameters_fitted"] for _, r in pairs),
             "mask_seconds": statistics.mean(r["mask_seconds"] for _, r in pairs),
+            "seconds_to_peak": statistics.mean(seconds_to_peak(r) for _, r in pairs),
         }
         summary[variant] = entry
         body.append(
@@ -89,6 +98,7 @@ def summarise(rows: dict, variants: list[str]) -> tuple[str, dict]:
                 f"{entry['seconds_per_step']:.3f}",
                 f"{entry['parameters_fitted'] / 1e6:.2f} M",
                 f"{entry['mask_seconds']:.0f}",
+                f"{entry['seconds_to_peak']:.0f}",
                 entry["images"],
             ]
         )
@@ -96,10 +106,11 @@ def summarise(rows: dict, variants: list[str]) -> tuple[str, dict]:
         "mask",
         "mean peak PSNR",
         "peak vs OES: mean (worst)",
-        "at OES's wall time vs OES: mean (worst)",
+        "best by OES's wall time vs OES: mean (worst)",
         "s / fit step",
         "parameters fitted",
         "mask s",
+        "s to peak",
         "images",
     ]
     return table(header, body), summary
@@ -139,9 +150,10 @@ def _write(args, rows: dict, variants: list[str]) -> None:
     summary_md, summary = summarise(rows, variants[1:])
     markdown = (
         "## Channel-level OES against OES (256x256 crops, sigma 25)\n\n"
-        f"Each run: its mask search, then {args.steps} fit steps without the stopping rule. 'At OES's wall time' "
-        f"compares PSNR after the time the OES run takes to its default end (search plus {defaults.FIT_STEPS} "
-        "steps), on the same image.\n\n" + summary_md
+        f"Each run: its mask search, then {args.steps} fit steps without the stopping rule. 'Best by OES's wall time' "
+        "compares the best PSNR each run reached within the time the OES run takes to its default end "
+        f"(search plus {defaults.FIT_STEPS} steps), on the same image; 's to peak' is the wall time to the "
+        "run's best step, search included.\n\n" + summary_md
     )
     write_results("structured", markdown, {"settings": vars(args), "summary": summary, "rows": rows})
 
