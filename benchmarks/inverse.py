@@ -144,6 +144,12 @@ def classic_rows(observed, operator, clean) -> dict:
     return rows
 
 
+def paired_gap(rows, method: str, reference: str) -> dict | None:
+    """Mean and worst PSNR of ``method`` minus ``reference`` over the rows that have both."""
+    gaps = [r[method]["psnr"] - r[reference]["psnr"] for r in rows if method in r and reference in r]
+    return {"mean": statistics.mean(gaps), "worst": min(gaps), "images": len(gaps)} if gaps else None
+
+
 def summarise(rows: dict) -> tuple[str, dict]:
     """Per task: mean PSNR of every row, and the default against the best classic and dense's oracle."""
     lines, summary = [], {}
@@ -188,18 +194,14 @@ def summarise(rows: dict) -> tuple[str, dict]:
                 body.append([f"dense DIP at step {defaults.FIT_STEPS}", budget, "-", "-", len(with_method)])
                 entry["dense"]["mean_psnr_at_budget"] = budget
         for method in MASK_BASELINES:
-            paired = [r for r in have.values() if method in r and "default" in r]
-            if paired:
-                gaps = [r[method]["psnr"] - r["default"]["psnr"] for r in paired]
-                entry[method]["vs_oes"] = {"mean": statistics.mean(gaps), "worst": min(gaps), "images": len(paired)}
-        both = [r for r in have.values() if "default" in r and "dense" in r]
-        if both:
-            gaps = [r["default"]["psnr"] - r["dense"]["psnr"] for r in both]
-            entry["default_vs_dense_oracle"] = {"mean": statistics.mean(gaps), "worst": min(gaps), "images": len(both)}
+            if gap := paired_gap(have.values(), method, "default"):
+                entry[method]["vs_oes"] = gap
+        if gap := paired_gap(have.values(), "default", "dense"):
+            entry["default_vs_dense_oracle"] = gap
         summary[task] = entry
         lines.append(f"#### {task} ({len(have)} images; best classic baseline: {best_classic})\n")
         lines.append(table(["method", "mean PSNR", "vs best classic: mean (worst)", "mean seconds", "images"], body))
-        if both:
+        if "default_vs_dense_oracle" in entry:
             d = entry["default_vs_dense_oracle"]
             lines.append(
                 f"\nDefault against dense DIP's oracle: mean {d['mean']:+.2f} dB, worst {d['worst']:+.2f} dB.\n"
