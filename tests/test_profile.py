@@ -108,3 +108,12 @@ def test_the_stored_profile_covers_the_default_generator():
     assert all(0.0 <= d <= 1.0 for d in profile.values())
     mask = find("profile", Problem(model, maskable_names(model)), 0.05)
     assert mask.kept == kept_count(0.05, mask.total)
+
+
+def test_counts_at_a_profile_with_subnormal_densities_still_sum_exactly():
+    """A density near the float minimum must not overflow the water-filling scale (found by hypothesis)."""
+    sizes = {"l0": 1, "l1": 1, "l2": 1, "l3": 2}
+    profile = {"l0": 0.0, "l1": 0.0, "l2": 1.0, "l3": 2.2250738585e-313}
+    counts = counts_at(profile, sizes, 0.5)
+    assert sum(counts.values()) == kept_count(0.5, 5)
+    assert all(counts[n] <= sizes[n] for n in sizes)

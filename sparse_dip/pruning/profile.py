@@ -72,10 +72,12 @@ def counts_at(profile: Mapping[str, float], sizes: Mapping[str, int], density: f
     real = dict.fromkeys(sizes, 0.0)
     active, left = [n for n in sizes if wanted[n] > 0], float(target)
     while active and left > 0:
-        scale = left / sum(wanted[n] for n in active)
-        full = [n for n in active if scale * wanted[n] >= sizes[n]]
+        top = max(wanted[n] for n in active)  # shares relative to the largest: no overflow from tiny weights
+        share = {n: wanted[n] / top for n in active}
+        scale = left / sum(share.values())
+        full = [n for n in active if scale * share[n] >= sizes[n]]
         if not full:
-            real.update({n: scale * wanted[n] for n in active})
+            real.update({n: scale * share[n] for n in active})
             break
         for n in full:
             real[n] = float(sizes[n])
