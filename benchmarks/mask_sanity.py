@@ -82,8 +82,9 @@ def variant_mask(variant: str, own: MaskFile, others: list[MaskFile], seed: int)
     return MaskFile(mask, {**own.info, "method": variant})
 
 
-def fit_row(noisy: np.ndarray, clean: np.ndarray, mask: MaskFile, steps: int) -> dict:
-    base = RestoreConfig(device="cpu")
+def fit_row(noisy: np.ndarray, clean: np.ndarray, mask: MaskFile, steps: int, seed: int) -> dict:
+    """Fit ``mask`` on the weights it was found on, with the input noise of ``seed``."""
+    base = RestoreConfig(device="cpu", seed=seed)
     config = replace(base, fit=replace(base.fit, steps=steps, stop=None))
     started = time.perf_counter()
     report = restore(noisy, Identity(), config, clean=clean, mask=mask).report
@@ -201,7 +202,9 @@ def main() -> int:
                 key = f"{name}/seed{seed}/{variant}"
                 if key in rows:
                     continue
-                rows[key] = fit_row(noisy[name], clean, variant_mask(variant, masks[name], others, seed), args.steps)
+                rows[key] = fit_row(
+                    noisy[name], clean, variant_mask(variant, masks[name], others, seed), args.steps, seed
+                )
                 r = rows[key]
                 print(f"{key}: peak {r['peak_psnr']:.2f} at {r['peak_step']}, final {r['final_psnr']:.2f}", flush=True)
                 _write(args, rows)
