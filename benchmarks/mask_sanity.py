@@ -79,7 +79,7 @@ def variant_mask(variant: str, own: MaskFile, others: list[MaskFile], seed: int)
         mask = random_at_profile(shapes, dict.fromkeys(shapes, 1.0), density, generator)
     else:
         raise ValueError(f"unknown variant {variant!r}")
-    return MaskFile(mask, {**own.info, "method": variant})
+    return MaskFile(mask, {**own.info, "variant": variant})
 
 
 def fit_row(noisy: np.ndarray, clean: np.ndarray, mask: MaskFile, steps: int, seed: int) -> dict:
