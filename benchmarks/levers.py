@@ -60,6 +60,10 @@ VARIANTS: dict[str, tuple[str, Callable[[float], DenoiseConfig]]] = {
         lambda sigma: replace(BASE, generator=HourglassConfig(skip=(4,) * 6)),
     ),
     "seeds2": ("the mean of two default runs, seeds 0 and 1 (twice the time)", lambda sigma: BASE),
+    "bf16": (
+        "bf16 autocast in the mask search and the fit (what --precision auto picks where bf16 is faster)",
+        lambda sigma: replace(BASE, oes=replace(BASE.oes, precision="bf16"), fit=replace(BASE.fit, precision="bf16")),
+    ),
 }
 ENSEMBLES = {"seeds2": 2}
 REFERENCES = ("bm3d", "tv")
